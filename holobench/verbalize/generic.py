@@ -1,0 +1,59 @@
+"""Schema-driven fallback sentence, so any Spider or user database works without templates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from holobench.types import TableSchema
+
+
+def humanize(name: str) -> str:
+    """'birth_date' / 'birthDate' / 'BirthDate' -> 'birth date'."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name.replace("_", " ").replace(".", " "))
+    return " ".join(spaced.split()).lower() or name
+
+
+def singular(name: str) -> str:
+    words = humanize(name)
+    if words.endswith("ies") and len(words) > 4:
+        return words[:-3] + "y"
+    if words.endswith("s") and not words.endswith("ss") and len(words) > 3:
+        return words[:-1]
+    return words
+
+
+def render_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return " ".join(str(value).split())
+
+
+class GenericVerbalizer:
+    """'Wine record: no is 1, grape is Zinfandel, ..., and drink is now.'"""
+
+    def __init__(self, schema: TableSchema) -> None:
+        self.schema = schema
+        self.name = "generic"
+        self._subject = singular(schema.name).capitalize()
+        self._labels = [humanize(c) for c in schema.column_names]
+
+    def sentence(self, row: Mapping[str, Any]) -> str:
+        parts = []
+        for label, column in zip(self._labels, self.schema.column_names, strict=True):
+            value = row[column]
+            parts.append(f"{label} is not recorded" if value is None else f"{label} is {render_value(value)}")
+        if len(parts) == 2:
+            return f"{self._subject} record: {parts[0]} and {parts[1]}."
+        if len(parts) > 2:
+            parts[-1] = "and " + parts[-1]
+        return f"{self._subject} record: {', '.join(parts)}."
+
+    def verbalize_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        return [self.sentence(r) for r in rows]

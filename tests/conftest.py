@@ -1,0 +1,30 @@
+"""Shared fixtures: the bundled databases (opened once) and the real Spider files when present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from holobench.sources import BundledSource, Database, SpiderSource
+
+ROOT = Path(__file__).resolve().parents[1]
+SPIDER = ROOT.parent / "shared" / "spider"
+BUNDLED_IDS = ("baseball", "nycflights", "store_1")
+
+
+@pytest.fixture(scope="session")
+def bundled() -> BundledSource:
+    return BundledSource()
+
+
+@pytest.fixture(scope="session")
+def bundled_dbs(bundled: BundledSource) -> dict[str, Database]:
+    return {db_id: bundled.open(db_id) for db_id in bundled.list_databases()}
+
+
+@pytest.fixture(scope="session")
+def spider() -> SpiderSource:
+    if not (SPIDER / "database").is_dir():
+        pytest.skip("../shared/spider is absent: the real Spider databases are not available here")
+    return SpiderSource(SPIDER)
