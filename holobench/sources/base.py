@@ -79,8 +79,11 @@ class Database:
     def rows(self, table: str) -> list[tuple[Any, ...]]:
         name = self.table_name(table)
         if name not in self._rows:
-            rel = self.connection.execute(f'SELECT * FROM "{name}" ORDER BY rowid')
-            self._rows[name] = rel.fetchall()
+            # DuckDB's rowid is insertion order, unless a user column is named rowid; then rely on
+            # DuckDB's preserve_insertion_order for a plain scan.
+            shadowed = any(c.lower() == "rowid" for c in self.schema(name).column_names)
+            order = "" if shadowed else " ORDER BY rowid"
+            self._rows[name] = self.connection.execute(f'SELECT * FROM "{name}"{order}').fetchall()
         return self._rows[name]
 
     def row_dicts(self, table: str) -> Iterator[dict[str, Any]]:

@@ -140,13 +140,17 @@ class HubSource(Source):
         splits = self._reader.splits(db_id)
         con = new_connection()
         schemas = []
+        notes: list[str] = []
         sentences: dict[str, list[str]] = {}
         for table, records in splits.items():
             rows, texts = [], []
             for i, rec in enumerate(records):
                 try:
                     row = json.loads(rec["table_row"]) if isinstance(rec["table_row"], str) else rec["table_row"]
-                    texts.append(str(rec["verbalized_text"]))
+                    text = rec["verbalized_text"]
+                    if not isinstance(text, str) or not text.strip():
+                        raise ValueError("verbalized_text is empty or not a string")
+                    texts.append(text)
                 except (KeyError, TypeError, ValueError) as exc:
                     con.close()
                     raise SourceError(
@@ -157,13 +161,16 @@ class HubSource(Source):
                     con.close()
                     raise SourceError(f"{self.describe()}: {db_id}/{table} record {i}: table_row is not a JSON object")
                 rows.append(row)
+            if not rows:
+                notes.append(f"split {table!r} is empty; skipped")
+                continue
             columns = list(dict.fromkeys(k for r in rows for k in r))
             typed = [(c, *_type_column([r.get(c) for r in rows])) for c in columns]
             load_table(con, table, [(c, t) for c, t, _ in typed], [v for _, _, v in typed])
             schemas.append(schema_from(table, [(c, t, "") for c, t, _ in typed], [], [], len(rows)))
             sentences[table] = texts
         lock_down(con)
-        db = Database(db_id, con, schemas, origin=self.describe())
+        db = Database(db_id, con, schemas, origin=self.describe(), notes=notes)
         for table, texts in sentences.items():
             db.set_verbalizer(table, StoredVerbalizer(texts))
         return db

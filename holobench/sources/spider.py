@@ -68,6 +68,15 @@ class SpiderSource(Source):
         entry = self._schema.get(db_id)
         if entry is None:
             return KeyHints(), []
+        try:
+            return self._parse_hints(db_id, entry, present)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise SourceError(
+                f"{self.root}/tables.json: entry for {db_id!r} is malformed ({type(exc).__name__}: {exc}); "
+                "it needs table_names_original, column_names_original, primary_keys and foreign_keys"
+            ) from exc
+
+    def _parse_hints(self, db_id: str, entry: dict[str, Any], present: list[str]) -> tuple[KeyHints, list[str]]:
         notes: list[str] = []
         tables: list[str] = entry["table_names_original"]
         have = {t.lower() for t in present}
@@ -84,6 +93,8 @@ class SpiderSource(Source):
         cols: list[tuple[int, str]] = [(int(t), str(c)) for t, c in entry["column_names_original"]]
 
         def col(i: int) -> tuple[str, str]:
+            if not 0 <= i < len(cols) or not 0 <= cols[i][0] < len(tables):
+                raise IndexError(f"column index {i} is out of range")
             t, c = cols[i]
             return tables[t], c
 

@@ -75,8 +75,11 @@ def load_sqlite(
             names = [r[1] for r in info]
             declared = [r[2] or "" for r in info]
             pk_in_file = [r[1] for r in sorted(info, key=lambda r: r[5]) if r[5] > 0]
+            alias = next((a for a in ("rowid", "_rowid_", "oid") if a not in {n.lower() for n in names}), None)
             try:
-                raw = con.execute(f'SELECT * FROM "{table}" ORDER BY rowid').fetchall()
+                if alias is None:  # every rowid alias is a user column: fall back to storage order
+                    raise sqlite3.OperationalError("no rowid alias")
+                raw = con.execute(f'SELECT * FROM "{table}" ORDER BY {alias}').fetchall()
             except sqlite3.OperationalError:  # WITHOUT ROWID tables keep primary-key order
                 raw = con.execute(f'SELECT * FROM "{table}"').fetchall()
             except sqlite3.DatabaseError as exc:
