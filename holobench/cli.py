@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from holobench.errors import HoloBenchError
@@ -74,21 +75,21 @@ def db_show(
 ) -> None:
     """Show tables, columns, keys, row counts, verbalizers and one sample sentence per table."""
     db = _source(source, templates).open(db_id)
-    out.print(f"[bold]{db.db_id}[/bold] from {db.origin}: {len(db.tables)} tables")
+    out.print(f"{db.db_id} from {db.origin}: {len(db.tables)} tables", markup=False)
     for schema in db.schemas:
         cols = ", ".join(f"{c.name} {c.type}" for c in schema.columns)
         out.print(
-            f"\n[bold]{schema.name}[/bold] ({db.row_count(schema.name):,} rows; {db.verbalizer(schema.name).name})"
+            f"\n{schema.name} ({db.row_count(schema.name):,} rows; {db.verbalizer(schema.name).name})", markup=False
         )
-        out.print(f"  columns: {cols}")
+        out.print(f"  columns: {cols}", markup=False)
         if schema.primary_key:
             out.print(f"  primary key: {', '.join(schema.primary_key)}")
         for fk in schema.foreign_keys:
             out.print(f"  foreign key: {fk.column} -> {fk.ref_table}.{fk.ref_column}")
         if db.row_count(schema.name):
-            out.print(f"  e.g. {db.verbalize(schema.name, 0)}")
+            out.print(f"  e.g. {db.verbalize(schema.name, 0)}", markup=False)
     for note in db.notes:
-        out.print(f"[yellow]note:[/yellow] {note}")
+        out.print(f"note: {note}", markup=False)
 
 
 # --------------------------------------------------------------------------- verbalize
@@ -96,10 +97,13 @@ def db_show(
 
 def _check_one(db: Database, limit: int) -> bool:
     report = check_database(db)
-    status = "[green]ok[/green]" if report.ok else f"[red]{len(report.missing)} missing values[/red]"
-    out.print(f"{db.origin} {db.db_id}: {report.total_rows:,} rows in {len(report.rows)} tables checked: {status}")
+    status = "ok" if report.ok else f"{len(report.missing)} missing values"
+    out.print(
+        f"{db.origin} {db.db_id}: {report.total_rows:,} rows in {len(report.rows)} tables checked: {status}",
+        markup=False,
+    )
     for miss in report.missing[:limit]:
-        out.print(f"  {miss}")
+        out.print(f"  {miss}", markup=False)
     if len(report.missing) > limit:
         out.print(f"  ... and {len(report.missing) - limit} more")
     return report.ok
@@ -134,7 +138,7 @@ def verbalize_show(
     """Print the sentences of some rows of a table."""
     db = _source(source, templates).open(db_id)
     for i, sentence in enumerate(db.sentences(table)[start : start + rows], start=start):
-        out.print(f"{i}\t{sentence}")
+        out.print(f"{i}\t{sentence}", markup=False)
 
 
 @verbalize_app.command("llm")
@@ -188,7 +192,9 @@ def queries_list(
 ) -> None:
     """List the questions a source ships for a database."""
     for q in _source(source).queries(db_id):
-        out.print(f"{q.id}\t{q.difficulty.value}\t{'/'.join(c.value for c in q.categories)}\t{q.question}")
+        out.print(
+            f"{q.id}\t{q.difficulty.value}\t{'/'.join(c.value for c in q.categories)}\t{q.question}", markup=False
+        )
 
 
 @queries_app.command("validate")
@@ -217,13 +223,18 @@ def queries_validate(
             failures += not r.ok
             if verbose or not r.ok:
                 table.add_row(
-                    r.query.id,
-                    r.query.difficulty.value,
-                    ", ".join(c.value for c in r.query.categories),
-                    ", ".join(c.value for c in r.suggested),
-                    ", ".join(r.tables),
-                    "" if r.rows is None else str(r.rows),
-                    status,
+                    *map(
+                        escape,
+                        (
+                            r.query.id,
+                            r.query.difficulty.value,
+                            ", ".join(c.value for c in r.query.categories),
+                            ", ".join(c.value for c in r.suggested),
+                            ", ".join(r.tables),
+                            "" if r.rows is None else str(r.rows),
+                            status,
+                        ),
+                    )
                 )
         if table.row_count:
             out.print(table)
@@ -231,6 +242,88 @@ def queries_validate(
         out.print(f"{path}: {len(reports)} queries, {len(reports) - bad} ok, {bad} failing")
     out.print("categories: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())))
     raise typer.Exit(1 if failures else 0)
+
+
+# --------------------------------------------------------------------------- generate
+
+
+@app.command("generate")
+def generate(
+    output: Annotated[Path, typer.Option("--out", "-o", help="suite: output folder; ad hoc: a .jsonl file")],
+    suite: Annotated[str | None, typer.Option(help="suite YAML file, or a bundled suite: paper, smoke")] = None,
+    source: SourceOpt = "bundled",
+    templates: TemplatesOpt = None,
+    db: Annotated[str | None, typer.Option(help="ad hoc: database id")] = None,
+    sql: Annotated[str | None, typer.Option(help="ad hoc: the SQL (SQLite dialect)")] = None,
+    question: Annotated[str | None, typer.Option(help="ad hoc: the natural-language question")] = None,
+    query_id: Annotated[str, typer.Option(help="ad hoc: an id for the query")] = "adhoc",
+    length: Annotated[int, typer.Option(help="ad hoc: target context length in tokens")] = 4096,
+    amount: Annotated[int | None, typer.Option(help="ad hoc: tokens of relevant rows")] = None,
+    density: Annotated[float | None, typer.Option(help="ad hoc: share of the context for relevant rows")] = None,
+    placement: Annotated[str, typer.Option(help="begin|end|middle|bimodal|uniform|random")] = "uniform",
+    seed: Annotated[int, typer.Option(help="ad hoc: sampling seed")] = 0,
+    tokenizer: Annotated[str, typer.Option(help="o200k_base | cl100k_base | hf:qwen3 | hf:llama3 | hf:<file>")] = (
+        "o200k_base"
+    ),
+    fillers: Annotated[str, typer.Option(help="ad hoc: filler databases (comma list), 'auto' or 'none'")] = "auto",
+    parquet: Annotated[bool, typer.Option(help="suite: also write instances.parquet")] = False,
+    category: Annotated[list[str] | None, typer.Option(help="ad hoc: categories (default: by the rules)")] = None,
+) -> None:
+    """Generate instances: a whole suite, or one query given on the command line."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from holobench.context import InstanceBuilder
+    from holobench.sql import parse, suggest_categories
+    from holobench.suite import generate_suite, instance_json, load_suite
+    from holobench.tokenizers import get_tokenizer
+    from holobench.types import Category, Difficulty, Query
+
+    if suite is not None:
+        spec = load_suite(suite)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=err, transient=False) as bar:
+            task = bar.add_task(f"suite {spec.name}", total=None)
+            manifest = generate_suite(
+                spec,
+                output,
+                parquet=parquet,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        out.print(
+            f"wrote {manifest['instances']:,} instances to {output / 'instances.jsonl'} "
+            f"({len(manifest['skipped'])} skipped; manifest {output / 'manifest.json'})"
+        )
+        return
+    if db is None or sql is None or question is None:
+        raise HoloBenchError("give --suite, or --db, --sql and --question for one query")
+    src = _source(source, templates)
+    database = src.open(db)
+    tree = parse(sql)
+    cats = [Category(c) for c in category] if category else sorted(suggest_categories(tree), key=list(Category).index)
+    if not cats:
+        raise HoloBenchError("this SQL fits none of the five categories by the rules; name one with --category")
+    query = Query(
+        id=query_id, db_id=db, question=question, sql=sql, categories=tuple(cats), difficulty=Difficulty.MEDIUM
+    )
+    if fillers == "none":
+        filler_ids: list[str] = []
+    elif fillers == "auto":
+        filler_ids = [d for d in src.list_databases() if d != db]
+    else:
+        filler_ids = [f.strip() for f in fillers.split(",") if f.strip()]
+    builder = InstanceBuilder(
+        database, get_tokenizer(tokenizer), fillers=[src.open(f) for f in filler_ids], source=source
+    )
+    instance = builder.build(query, length, placement=placement, seed=seed, amount=amount, density=density)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_text(instance_json(instance) + "\n", encoding="utf-8")
+    tmp.replace(output)
+    st = instance.stats
+    out.print(
+        f"wrote {output}: {st.tokens} tokens ({st.relevant_rows} relevant, {st.auxiliary_rows} auxiliary, "
+        f"{st.filler_rows} filler rows); gold {len(instance.gold.rows)} rows"
+    )
 
 
 def main() -> None:

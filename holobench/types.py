@@ -91,3 +91,64 @@ class Result(BaseModel):
 
     columns: list[str]
     rows: list[list[object]]
+
+
+class Placement(StrEnum):
+    """Where relevant lines go among auxiliary lines (exact definitions in holobench.context)."""
+
+    BEGIN = "begin"
+    END = "end"
+    MIDDLE = "middle"
+    BIMODAL = "bimodal"
+    UNIFORM = "uniform"
+    RANDOM = "random"
+
+
+class LineSource(BaseModel):
+    """Provenance of one context line."""
+
+    model_config = ConfigDict(frozen=True)
+
+    table: str
+    row: int = Field(ge=0, description="0-based index in the source table's natural order")
+    relevant: bool
+    db: str | None = Field(default=None, description="set only for filler lines from another database")
+
+
+class InstanceConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tokenizer: str
+    target_tokens: int = Field(gt=0)
+    info_amount: int | None = Field(default=None, gt=0)
+    info_density: float | None = Field(default=None, gt=0, le=1)
+    placement: Placement
+    seed: int
+
+
+class InstanceStats(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tokens: int
+    relevant_tokens: int
+    relevant_rows: int
+    auxiliary_rows: int
+    filler_rows: int
+
+
+class Instance(BaseModel):
+    """One benchmark item: a context, a question and its gold answer, with full provenance."""
+
+    id: str
+    db_id: str
+    source: str
+    query_id: str
+    question: str
+    sql: str
+    categories: tuple[Category, ...]
+    difficulty: Difficulty
+    context: str
+    gold: Result
+    config: InstanceConfig
+    stats: InstanceStats
+    lines: list[LineSource]

@@ -1,0 +1,365 @@
+"""Build one instance: sample rows, fit an exact token length, place relevant lines, compute gold.
+
+Definitions (the README repeats them):
+
+* Relevant rows are rows of the tables the query reads; auxiliary rows are rows of the other
+  tables; filler rows come from other databases, used only when auxiliary rows run out.
+* Rows are sampled with a seeded RNG, without replacement; a row never appears twice.
+  Relevant rows are drawn round-robin over the relevant tables, each table in its own seeded
+  order, until the next row would overflow the budget (amount, or density x target).  The draw
+  does not depend on the target length or placement, so at a fixed amount every length and
+  placement sees the same relevant rows.
+* Length: the context is ``"\\n".join(lines)``.  Auxiliary rows are added in seeded order until
+  the next one would overflow the target, so the final count is never above the target and
+  short of it by less than the next row would add.  Counts are cached per row; the final
+  string is counted once to confirm.
+* Placement over the order of lines, R relevant and A auxiliary: begin / end; middle (floor(A/2)
+  auxiliary lines, then the relevant block); bimodal (ceil(R/2) relevant lines first, the rest
+  last); uniform (auxiliary gaps before, between and after relevant lines differ by at most
+  one); random (seeded positions).
+* Gold: the query, transpiled to DuckDB, on exactly the relevant rows in the context, in a fresh
+  DuckDB connection that cannot touch files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from holobench.errors import HoloBenchError
+from holobench.sources.base import Database, load_table, lock_down, new_connection
+from holobench.sql import execute_duckdb, parse, tables_used
+from holobench.tokenizers import Tokenizer, count_many
+from holobench.types import (
+    Instance,
+    InstanceConfig,
+    InstanceStats,
+    LineSource,
+    Placement,
+    Query,
+    Result,
+)
+
+GENERATOR_VERSION = "1"
+SEPARATOR = "\n"
+
+
+class GenerationError(HoloBenchError):
+    """An instance cannot be built as asked."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """A candidate line: where it comes from, its text and its token counts."""
+
+    db: str
+    table: str
+    row: int
+    text: str
+    tokens: int  # the line alone (when it is the last line)
+    tokens_sep: int  # the line followed by the separator
+
+    def source(self, relevant: bool, home: str) -> LineSource:
+        # Trusted internal values: skip validation, which costs more than the rest of the record.
+        return LineSource.model_construct(
+            table=self.table, row=self.row, relevant=relevant, db=None if self.db == home else self.db
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The chosen lines in context order, the exact token count, and the first unused candidate."""
+
+    relevant: list[Line]
+    auxiliary: list[Line]
+    ordered: list[tuple[Line, bool]]
+    tokens: int
+    next_line: Line | None
+
+    @classmethod
+    def make(
+        cls,
+        relevant: list[Line],
+        auxiliary: list[Line],
+        placement: Placement,
+        rng_parts: tuple[object, ...],
+        next_line: Line | None,
+    ) -> Plan:
+        ordered = arrange(relevant, auxiliary, placement, _rng(*rng_parts))
+        tokens = sum(x.tokens_sep for x, _ in ordered[:-1]) + (ordered[-1][0].tokens if ordered else 0)
+        return cls(relevant, auxiliary, ordered, tokens, next_line)
+
+
+def _rng(*parts: object) -> random.Random:
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+class TableLines:
+    """Sentences and token counts of every row of a database's tables, computed once."""
+
+    def __init__(self, db: Database, tokenizer: Tokenizer) -> None:
+        self.db = db
+        self.tokenizer = tokenizer
+        self._cache: dict[str, list[Line]] = {}
+
+    def lines(self, table: str) -> list[Line]:
+        name = self.db.table_name(table)
+        if name not in self._cache:
+            texts = self.db.sentences(name)
+            alone = count_many(self.tokenizer, texts)
+            with_sep = count_many(self.tokenizer, [t + SEPARATOR for t in texts])
+            self._cache[name] = [
+                Line(self.db.db_id, name, i, t, a, s)
+                for i, (t, a, s) in enumerate(zip(texts, alone, with_sep, strict=True))
+            ]
+        return self._cache[name]
+
+
+def arrange(
+    relevant: Sequence[Line], auxiliary: Sequence[Line], placement: Placement, rng: random.Random
+) -> list[tuple[Line, bool]]:
+    """Interleave relevant and auxiliary lines as ``placement`` defines; returns (line, relevant)."""
+    rel = [(x, True) for x in relevant]
+    aux = [(x, False) for x in auxiliary]
+    r, a = len(rel), len(aux)
+    if placement is Placement.BEGIN:
+        return rel + aux
+    if placement is Placement.END:
+        return aux + rel
+    if placement is Placement.MIDDLE:
+        return aux[: a // 2] + rel + aux[a // 2 :]
+    if placement is Placement.BIMODAL:
+        head = (r + 1) // 2
+        return rel[:head] + aux + rel[head:]
+    if placement is Placement.UNIFORM:
+        gaps = r + 1
+        base, extra = divmod(a, gaps)
+        # Spread the larger gaps evenly too: gap g gets one extra line when floor crosses.
+        sizes = [base + ((g + 1) * extra // gaps - g * extra // gaps) for g in range(gaps)]
+        out: list[tuple[Line, bool]] = []
+        pos = 0
+        for g, size in enumerate(sizes):
+            out.extend(aux[pos : pos + size])
+            pos += size
+            if g < r:
+                out.append(rel[g])
+        return out
+    if placement is Placement.RANDOM:
+        slots = set(rng.sample(range(r + a), r))
+        rel_iter, aux_iter = iter(rel), iter(aux)
+        return [next(rel_iter) if i in slots else next(aux_iter) for i in range(r + a)]
+    raise GenerationError(f"unknown placement {placement!r}")
+
+
+def _relevant_order(tables: dict[str, list[Line]], seed: int, db_id: str, query_id: str) -> list[Line]:
+    """Round-robin over the relevant tables, each shuffled with its own seeded stream."""
+    queues = []
+    for name in sorted(tables):
+        rows = list(tables[name])
+        _rng(seed, db_id, query_id, "relevant", name).shuffle(rows)
+        queues.append(rows)
+    order: list[Line] = []
+    depth = 0
+    while any(depth < len(q) for q in queues):
+        order.extend(q[depth] for q in queues if depth < len(q))
+        depth += 1
+    return order
+
+
+def _take(candidates: Sequence[Line], budget: int) -> tuple[list[Line], int]:
+    """Lines in order while the next one fits in ``budget`` (counting each with its separator)."""
+    taken: list[Line] = []
+    used = 0
+    for line in candidates:
+        if used + line.tokens_sep > budget:
+            break
+        taken.append(line)
+        used += line.tokens_sep
+    return taken, used
+
+
+def instance_id(payload: Mapping[str, object]) -> str:
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
+
+
+class InstanceBuilder:
+    """Builds instances for one database; caches row token counts and gold answers."""
+
+    def __init__(
+        self,
+        db: Database,
+        tokenizer: Tokenizer,
+        *,
+        fillers: Sequence[Database] = (),
+        source: str = "bundled",
+    ) -> None:
+        self.db = db
+        self.tokenizer = tokenizer
+        self.source = source
+        self._lines = TableLines(db, tokenizer)
+        self._fillers = [TableLines(f, tokenizer) for f in fillers]
+        self._gold: dict[tuple[str, tuple[tuple[str, int], ...]], Result] = {}
+        self._tables_of: dict[tuple[str, str], list[str]] = {}
+        self._order_cache: dict[tuple[int, str, str], tuple[list[Line], list[Line]]] = {}
+        self._filler_cache: dict[tuple[int, str], list[Line]] = {}
+
+    # ------------------------------------------------------------------ candidates
+    def relevant_tables(self, query: Query) -> list[str]:
+        key = (query.sql, query.dialect)
+        if key not in self._tables_of:
+            tree = parse(query.sql, query.dialect)
+            self._tables_of[key] = sorted({self.db.table_name(t) for t in tables_used(tree)})
+        return self._tables_of[key]
+
+    def _orders(self, query: Query, seed: int) -> tuple[list[Line], list[Line]]:
+        """Seeded candidate orders (relevant, own auxiliary), cached for the current query and seed."""
+        key = (seed, query.id, query.sql)
+        if key not in self._order_cache:
+            names = self.relevant_tables(query)
+            relevant = _relevant_order({t: self._lines.lines(t) for t in names}, seed, self.db.db_id, query.id)
+            own = [x for t in self.db.tables if t not in names for x in self._lines.lines(t)]
+            _rng(seed, self.db.db_id, query.id, "auxiliary").shuffle(own)
+            if len(self._order_cache) >= 4:
+                self._order_cache.pop(next(iter(self._order_cache)))
+            self._order_cache[key] = (relevant, own)
+        return self._order_cache[key]
+
+    def _filler_order(self, query: Query, seed: int) -> list[Line]:
+        """Rows of the filler databases in seeded order; built only when auxiliary rows run out."""
+        key = (seed, query.id)
+        if key not in self._filler_cache:
+            filler = [x for f in self._fillers for t in f.db.tables for x in f.lines(t)]
+            _rng(seed, self.db.db_id, query.id, "filler").shuffle(filler)
+            self._filler_cache.clear()
+            self._filler_cache[key] = filler
+        return self._filler_cache[key]
+
+    # ------------------------------------------------------------------ plan
+    def plan(self, query: Query, target: int, budget: int, placement: Placement, seed: int) -> Plan:
+        """Choose and order the lines: exact length from cached counts, no duplicates."""
+        order, own = self._orders(query, seed)
+        relevant, rel_used = _take(order, budget)
+        # Each line is counted with its separator; the last line has none, hence one token of slack.
+        aux, aux_used = _take(own, target + 1 - rel_used)
+        candidates: Sequence[Line] = own
+        if len(aux) == len(own) and self._fillers:
+            filler, _ = _take(self._filler_order(query, seed), target + 1 - rel_used - aux_used)
+            aux = aux + filler
+            candidates = [*own, *self._filler_order(query, seed)]
+        rng_parts = (seed, self.db.db_id, query.id, "placement", placement.value)
+        plan = Plan.make(
+            relevant, aux, placement, rng_parts, candidates[len(aux)] if len(aux) < len(candidates) else None
+        )
+        if plan.next_line is None and plan.tokens < target:
+            raise GenerationError(
+                f"{self.db.db_id}/{query.id}: cannot fill {target} tokens: the relevant rows with every auxiliary "
+                f"and filler row give {plan.tokens}; ask for {plan.tokens} or less, or add filler databases"
+            )
+        if plan.tokens <= target:
+            return plan
+        # Over by the one token of slack: the last line's separator merged into it.  Drop one auxiliary
+        # line that does not end the context, so the length stays within one row of the target.
+        for drop in range(len(aux) - 1, -1, -1):
+            trial = Plan.make(relevant, aux[:drop] + aux[drop + 1 :], placement, rng_parts, aux[drop])
+            if trial.tokens <= target and target - trial.tokens < aux[drop].tokens_sep:
+                return trial
+        raise GenerationError(f"{self.db.db_id}/{query.id}: no arrangement fits {target} tokens exactly")
+
+    # ------------------------------------------------------------------ build
+    def build(
+        self,
+        query: Query,
+        target_tokens: int,
+        *,
+        placement: Placement | str,
+        seed: int = 0,
+        amount: int | None = None,
+        density: float | None = None,
+    ) -> Instance:
+        placement = Placement(placement)
+        if (amount is None) == (density is None):
+            raise GenerationError("give exactly one of an information amount (tokens) or a density (share)")
+        budget = amount if amount is not None else int((density or 0) * target_tokens)
+        if budget > target_tokens or budget < 1:
+            raise GenerationError(f"information amount {budget} exceeds the target length {target_tokens}")
+        config = InstanceConfig(
+            tokenizer=self.tokenizer.name,
+            target_tokens=target_tokens,
+            info_amount=amount,
+            info_density=density,
+            placement=placement,
+            seed=seed,
+        )
+        plan = self.plan(query, target_tokens, budget, placement, seed)
+        relevant, aux, ordered = plan.relevant, plan.auxiliary, plan.ordered
+        context = SEPARATOR.join(line.text for line, _ in ordered)
+        tokens = self.tokenizer.count(context)
+        if tokens != plan.tokens:
+            raise GenerationError(
+                f"tokenizer {self.tokenizer.name} is not additive over lines here ({tokens} != {plan.tokens}); "
+                "report this with the database and query"
+            )
+        gold = self.gold(query, relevant)
+        payload = {
+            "generator": GENERATOR_VERSION,
+            "source": self.source,
+            "db_id": self.db.db_id,
+            "fillers": [f.db.db_id for f in self._fillers],
+            "query": [query.id, query.sql, query.question],
+            "config": config.model_dump(mode="json"),
+        }
+        filler_rows = sum(1 for x in aux if x.db != self.db.db_id)
+        return Instance(
+            id=instance_id(payload),
+            db_id=self.db.db_id,
+            source=self.source,
+            query_id=query.id,
+            question=query.question,
+            sql=query.sql,
+            categories=query.categories,
+            difficulty=query.difficulty,
+            context=context,
+            gold=gold,
+            config=config,
+            stats=InstanceStats(
+                tokens=tokens,
+                relevant_tokens=sum(x.tokens_sep for x in relevant),
+                relevant_rows=len(relevant),
+                auxiliary_rows=len(aux) - filler_rows,
+                filler_rows=filler_rows,
+            ),
+            lines=[line.source(is_rel, self.db.db_id) for line, is_rel in ordered],
+        )
+
+    # ------------------------------------------------------------------ gold
+    def gold(self, query: Query, relevant: Sequence[Line]) -> Result:
+        """The query on exactly ``relevant`` rows, in a connection that cannot touch files."""
+        key = (query.sql, tuple(sorted((x.table, x.row) for x in relevant)))
+        cached = self._gold.get(key)
+        if cached is not None:
+            return cached
+        con = new_connection()
+        try:
+            by_table: dict[str, list[int]] = {t: [] for t in self.relevant_tables(query)}
+            for x in relevant:
+                by_table[x.table].append(x.row)
+            schema = {}
+            for table, rows in by_table.items():
+                ts = self.db.schema(table)
+                all_rows = self.db.rows(table)
+                picked = [all_rows[i] for i in sorted(rows)]
+                columns = [(c.name, c.type) for c in ts.columns]
+                values = [list(col) for col in zip(*picked, strict=True)] if picked else [[] for _ in columns]
+                load_table(con, table, columns, values)
+                schema[table] = {c.name: c.type for c in ts.columns}
+            lock_down(con)
+            result = execute_duckdb(con, query.sql, schema, dialect=query.dialect)
+        finally:
+            con.close()
+        self._gold[key] = result
+        return result

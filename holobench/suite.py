@@ -1,0 +1,304 @@
+"""Suites: a YAML grid (databases x queries x lengths x settings x placements x seeds) streamed
+to JSONL (and optionally Parquet) with a manifest.
+
+Output is written to temporary files and renamed into place only when the whole suite is done,
+so an interrupted run never leaves a half-written file behind.  Instances that cannot be built
+(a target longer than all rows together) are listed in the manifest with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from holobench import __version__
+from holobench.context import GENERATOR_VERSION, GenerationError, InstanceBuilder
+from holobench.errors import HoloBenchError
+from holobench.sources import open_source
+from holobench.sources.base import Database, Source
+from holobench.tokenizers import DEFAULT_TOKENIZER, get_tokenizer
+from holobench.types import Category, Instance, Placement, Query
+
+_LENGTH = re.compile(r"^\s*(\d+)\s*([kK])?\s*$")
+BUNDLED_SUITES = Path(__file__).resolve().parent / "suites"
+
+
+class Setting(BaseModel):
+    """Either a constant information amount (tokens) or a constant density (share of the target)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    amount: int | None = Field(default=None, gt=0)
+    density: float | None = Field(default=None, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Setting:
+        if (self.amount is None) == (self.density is None):
+            raise ValueError("each setting needs exactly one of 'amount' or 'density'")
+        return self
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _k(cls, value: Any) -> Any:
+        return parse_length(value) if isinstance(value, str) else value
+
+
+class QuerySelection(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ids: tuple[str, ...] = ()
+    categories: tuple[Category, ...] = ()
+
+    def select(self, queries: Sequence[Query]) -> list[Query]:
+        chosen = list(queries)
+        if self.ids:
+            chosen = [q for q in chosen if q.id in self.ids]
+        if self.categories:
+            chosen = [q for q in chosen if set(q.categories) & set(self.categories)]
+        return chosen
+
+
+class Suite(BaseModel):
+    """A generation grid; its hash identifies every instance set made from it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str = ""
+    source: str = "bundled"
+    databases: tuple[str, ...] | Literal["all"] = "all"
+    queries: QuerySelection | Literal["all"] = "all"
+    fillers: tuple[str, ...] | Literal["auto", "none"] = "auto"
+    tokenizer: str = DEFAULT_TOKENIZER
+    lengths: tuple[int, ...] = Field(min_length=1)
+    settings: tuple[Setting, ...] = Field(min_length=1)
+    placements: tuple[Placement, ...] = Field(min_length=1)
+    seeds: tuple[int, ...] = (0,)
+
+    @field_validator("lengths", mode="before")
+    @classmethod
+    def _lengths(cls, value: Any) -> Any:
+        return [parse_length(v) for v in value] if isinstance(value, list | tuple) else value
+
+    def suite_hash(self) -> str:
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def parse_length(value: Any) -> int:
+    """4096, '4096' or '4k' (= 4096)."""
+    if isinstance(value, int):
+        return value
+    match = _LENGTH.match(str(value))
+    if not match:
+        raise ValueError(f"not a length: {value!r} (use e.g. 4096 or '4k')")
+    return int(match.group(1)) * (1024 if match.group(2) else 1)
+
+
+def load_suite(path_or_name: str | Path) -> Suite:
+    """A suite file, or the name of a bundled suite (``paper``, ``smoke``)."""
+    path = Path(path_or_name)
+    if not path.exists() and (BUNDLED_SUITES / f"{path_or_name}.yaml").is_file():
+        path = BUNDLED_SUITES / f"{path_or_name}.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise HoloBenchError(f"{path}: cannot read suite file ({exc.strerror}); bundled suites: paper, smoke") from exc
+    except yaml.YAMLError as exc:
+        raise HoloBenchError(f"{path}: malformed YAML ({getattr(exc, 'problem', exc)})") from exc
+    if not isinstance(data, dict):
+        raise HoloBenchError(f"{path}: a suite is a mapping with name, lengths, settings, placements")
+    try:
+        return Suite.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "suite"
+        raise HoloBenchError(f"{path}: field '{loc}': {err['msg']}") from exc
+
+
+class Job(BaseModel):
+    """One cell of the grid."""
+
+    db_id: str
+    query: Query
+    length: int
+    setting: Setting
+    placement: Placement
+    seed: int
+
+
+class SuiteRun:
+    """Expands a suite into jobs and builds them with one builder per database."""
+
+    def __init__(self, suite: Suite, source: Source | None = None) -> None:
+        self.suite = suite
+        self.source = source or open_source(suite.source)
+        self.tokenizer = get_tokenizer(suite.tokenizer)
+        self._dbs: dict[str, Database] = {}
+        self._builders: dict[str, InstanceBuilder] = {}
+
+    def database_ids(self) -> list[str]:
+        have = self.source.list_databases()
+        if self.suite.databases == "all":
+            return have
+        missing = [d for d in self.suite.databases if d not in have]
+        if missing:
+            raise HoloBenchError(
+                f"suite {self.suite.name!r}: databases {', '.join(missing)} not in {self.source.describe()}"
+            )
+        return list(self.suite.databases)
+
+    def queries(self, db_id: str) -> list[Query]:
+        queries = self.source.queries(db_id)
+        if self.suite.queries == "all":
+            return queries
+        return self.suite.queries.select(queries)
+
+    def jobs(self) -> Iterator[Job]:
+        s = self.suite
+        for db_id in self.database_ids():
+            for query in self.queries(db_id):
+                for length in s.lengths:
+                    for setting in s.settings:
+                        for placement in s.placements:
+                            for seed in s.seeds:
+                                yield Job(
+                                    db_id=db_id,
+                                    query=query,
+                                    length=length,
+                                    setting=setting,
+                                    placement=placement,
+                                    seed=seed,
+                                )
+
+    def count(self) -> int:
+        s = self.suite
+        per_query = len(s.lengths) * len(s.settings) * len(s.placements) * len(s.seeds)
+        return per_query * sum(len(self.queries(d)) for d in self.database_ids())
+
+    def database(self, db_id: str) -> Database:
+        if db_id not in self._dbs:
+            self._dbs[db_id] = self.source.open(db_id)
+        return self._dbs[db_id]
+
+    def filler_ids(self, db_id: str) -> list[str]:
+        if self.suite.fillers == "none":
+            return []
+        if self.suite.fillers == "auto":
+            return [d for d in self.source.list_databases() if d != db_id]
+        return [d for d in self.suite.fillers if d != db_id]
+
+    def builder(self, db_id: str) -> InstanceBuilder:
+        if db_id not in self._builders:
+            self._builders.clear()  # one database at a time keeps memory flat
+            fillers = [self.database(f) for f in self.filler_ids(db_id)]
+            self._builders[db_id] = InstanceBuilder(
+                self.database(db_id), self.tokenizer, fillers=fillers, source=self.suite.source
+            )
+        return self._builders[db_id]
+
+    def build(self, job: Job) -> Instance:
+        return self.builder(job.db_id).build(
+            job.query,
+            job.length,
+            placement=job.placement,
+            seed=job.seed,
+            amount=job.setting.amount,
+            density=job.setting.density,
+        )
+
+
+def instance_json(instance: Instance) -> str:
+    """One JSONL line; None-valued optional fields (the unused setting, a line's db) are left out."""
+    return instance.model_dump_json(exclude_none=True)
+
+
+def generate_suite(
+    suite: Suite,
+    out_dir: Path,
+    *,
+    source: Source | None = None,
+    parquet: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Write ``instances.jsonl`` (and ``instances.parquet``) and ``manifest.json`` into ``out_dir``."""
+    run = SuiteRun(suite, source)
+    total = run.count()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / "instances.jsonl"
+    tmp = out_dir / "instances.jsonl.tmp"
+    counts: dict[str, int] = {}
+    skipped: list[dict[str, Any]] = []
+    digest = hashlib.sha256()
+    done = 0
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            for job in run.jobs():
+                try:
+                    line = instance_json(run.build(job)) + "\n"
+                except GenerationError as exc:
+                    skipped.append(
+                        {
+                            "db_id": job.db_id,
+                            "query_id": job.query.id,
+                            "length": job.length,
+                            "setting": job.setting.model_dump(exclude_none=True),
+                            "placement": job.placement.value,
+                            "seed": job.seed,
+                            "reason": str(exc),
+                        }
+                    )
+                else:
+                    fh.write(line)
+                    digest.update(line.encode("utf-8"))
+                    counts[job.db_id] = counts.get(job.db_id, 0) + 1
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(final)
+    manifest: dict[str, Any] = {
+        "suite": suite.model_dump(mode="json"),
+        "suite_hash": suite.suite_hash(),
+        "holobench_version": __version__,
+        "generator_version": GENERATOR_VERSION,
+        "tokenizer": suite.tokenizer,
+        "instances": sum(counts.values()),
+        "instances_per_database": counts,
+        "grid_size": total,
+        "skipped": skipped,
+        "files": {"instances.jsonl": {"sha256": digest.hexdigest(), "bytes": final.stat().st_size}},
+    }
+    if parquet:
+        manifest["files"]["instances.parquet"] = write_parquet(final, out_dir / "instances.parquet")
+    manifest_tmp = out_dir / "manifest.json.tmp"
+    manifest_tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    manifest_tmp.replace(out_dir / "manifest.json")
+    return manifest
+
+
+def write_parquet(jsonl: Path, target: Path) -> dict[str, Any]:
+    """Convert the JSONL to Parquet with DuckDB (nested fields kept as structs and lists)."""
+    import duckdb
+
+    tmp = target.with_name(target.name + ".tmp")
+    con = duckdb.connect()
+    try:
+        con.execute(
+            "COPY (SELECT * FROM read_json(?, format = 'newline_delimited', maximum_object_size = 1073741824)) "
+            "TO ? (FORMAT parquet)",
+            [str(jsonl), str(tmp)],
+        )
+    finally:
+        con.close()
+    tmp.replace(target)
+    return {"bytes": target.stat().st_size}
