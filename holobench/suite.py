@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from holobench import __version__
-from holobench.context import GENERATOR_VERSION, GenerationError, InstanceBuilder
+from holobench.context import GENERATOR_VERSION, GenerationError, InstanceBuilder, TableLines
 from holobench.errors import HoloBenchError
 from holobench.sources import open_source
 from holobench.sources.base import Database, Source
@@ -143,6 +143,7 @@ class SuiteRun:
         self.tokenizer = get_tokenizer(suite.tokenizer)
         self._dbs: dict[str, Database] = {}
         self._builders: dict[str, InstanceBuilder] = {}
+        self._lines: dict[str, TableLines] = {}
 
     def database_ids(self) -> list[str]:
         have = self.source.list_databases()
@@ -161,22 +162,34 @@ class SuiteRun:
             return queries
         return self.suite.queries.select(queries)
 
-    def jobs(self) -> Iterator[Job]:
+    def chunks(self) -> list[tuple[str, int]]:
+        """(database, query index) pairs: the unit of work handed to a worker."""
+        return [(db_id, i) for db_id in self.database_ids() for i in range(len(self.queries(db_id)))]
+
+    def chunk_jobs(self, db_id: str, index: int) -> Iterator[Job]:
         s = self.suite
-        for db_id in self.database_ids():
-            for query in self.queries(db_id):
-                for length in s.lengths:
-                    for setting in s.settings:
-                        for placement in s.placements:
-                            for seed in s.seeds:
-                                yield Job(
-                                    db_id=db_id,
-                                    query=query,
-                                    length=length,
-                                    setting=setting,
-                                    placement=placement,
-                                    seed=seed,
-                                )
+        query = self.queries(db_id)[index]
+        for length in s.lengths:
+            for setting in s.settings:
+                for placement in s.placements:
+                    for seed in s.seeds:
+                        yield Job(
+                            db_id=db_id, query=query, length=length, setting=setting, placement=placement, seed=seed
+                        )
+
+    def jobs(self) -> Iterator[Job]:
+        for db_id, index in self.chunks():
+            yield from self.chunk_jobs(db_id, index)
+
+    def build_chunk(self, db_id: str, index: int) -> list[tuple[str | None, dict[str, Any] | None]]:
+        """Every cell of one query: (JSON line, None) when built, (None, skip record) when not."""
+        out: list[tuple[str | None, dict[str, Any] | None]] = []
+        for job in self.chunk_jobs(db_id, index):
+            try:
+                out.append((instance_json(self.build(job)) + "\n", None))
+            except GenerationError as exc:
+                out.append((None, _skip_record(job, exc)))
+        return out
 
     def count(self) -> int:
         s = self.suite
@@ -200,7 +213,7 @@ class SuiteRun:
             self._builders.clear()  # one database at a time keeps memory flat
             fillers = [self.database(f) for f in self.filler_ids(db_id)]
             self._builders[db_id] = InstanceBuilder(
-                self.database(db_id), self.tokenizer, fillers=fillers, source=self.suite.source
+                self.database(db_id), self.tokenizer, fillers=fillers, source=self.suite.source, lines_cache=self._lines
             )
         return self._builders[db_id]
 
@@ -215,6 +228,31 @@ class SuiteRun:
         )
 
 
+def _skip_record(job: Job, exc: Exception) -> dict[str, Any]:
+    return {
+        "db_id": job.db_id,
+        "query_id": job.query.id,
+        "length": job.length,
+        "setting": job.setting.model_dump(exclude_none=True),
+        "placement": job.placement.value,
+        "seed": job.seed,
+        "reason": str(exc),
+    }
+
+
+_WORKER: SuiteRun | None = None
+
+
+def _worker_init(suite_json: str) -> None:
+    global _WORKER
+    _WORKER = SuiteRun(Suite.model_validate_json(suite_json))
+
+
+def _worker_chunk(chunk: tuple[str, int]) -> list[tuple[str | None, dict[str, Any] | None]]:
+    assert _WORKER is not None
+    return _WORKER.build_chunk(*chunk)
+
+
 def instance_json(instance: Instance) -> str:
     """One JSONL line; None-valued optional fields (the unused setting, a line's db) are left out."""
     return instance.model_dump_json(exclude_none=True)
@@ -227,8 +265,13 @@ def generate_suite(
     source: Source | None = None,
     parquet: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """Write ``instances.jsonl`` (and ``instances.parquet``) and ``manifest.json`` into ``out_dir``."""
+    """Write ``instances.jsonl`` (and ``instances.parquet``) and ``manifest.json`` into ``out_dir``.
+
+    With ``workers`` > 1, queries are built in worker processes and written in grid order, so
+    the output is byte-identical to a single-process run.
+    """
     run = SuiteRun(suite, source)
     total = run.count()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -238,33 +281,36 @@ def generate_suite(
     skipped: list[dict[str, Any]] = []
     digest = hashlib.sha256()
     done = 0
+    chunks = run.chunks()
+    pool = None
+    if workers > 1 and source is None and len(chunks) > 1:
+        import multiprocessing
+
+        pool = multiprocessing.get_context("spawn").Pool(
+            workers, initializer=_worker_init, initargs=(suite.model_dump_json(),)
+        )
+        results: Iterator[list[tuple[str | None, dict[str, Any] | None]]] = pool.imap(_worker_chunk, chunks)
+    else:
+        results = (run.build_chunk(db_id, index) for db_id, index in chunks)
     try:
         with tmp.open("w", encoding="utf-8") as fh:
-            for job in run.jobs():
-                try:
-                    line = instance_json(run.build(job)) + "\n"
-                except GenerationError as exc:
-                    skipped.append(
-                        {
-                            "db_id": job.db_id,
-                            "query_id": job.query.id,
-                            "length": job.length,
-                            "setting": job.setting.model_dump(exclude_none=True),
-                            "placement": job.placement.value,
-                            "seed": job.seed,
-                            "reason": str(exc),
-                        }
-                    )
-                else:
-                    fh.write(line)
-                    digest.update(line.encode("utf-8"))
-                    counts[job.db_id] = counts.get(job.db_id, 0) + 1
-                done += 1
-                if progress is not None:
-                    progress(done, total)
+            for (db_id, _), cells in zip(chunks, results, strict=True):
+                for line, skip in cells:
+                    if line is not None:
+                        fh.write(line)
+                        digest.update(line.encode("utf-8"))
+                        counts[db_id] = counts.get(db_id, 0) + 1
+                    elif skip is not None:
+                        skipped.append(skip)
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        if pool is not None:
+            pool.terminate()
     tmp.replace(final)
     manifest: dict[str, Any] = {
         "suite": suite.model_dump(mode="json"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -169,8 +170,12 @@ def test_instances_hold_every_invariant(
     builder = builders[query.db_id]
     density = round(share, 3) if use_density else None
     amount = None if use_density else max(1, int(share * target))
-    inst = builder.build(query, target, placement=placement, seed=seed, amount=amount, density=density)
     budget = amount if amount is not None else int((density or 0) * target)
+    if budget < builder._orders(query, seed)[0][0].tokens_sep:
+        with pytest.raises(GenerationError, match="no relevant row fits"):
+            builder.build(query, target, placement=placement, seed=seed, amount=amount, density=density)
+        return
+    inst = builder.build(query, target, placement=placement, seed=seed, amount=amount, density=density)
     check_instance(builder, inst, query, budget)
 
 
@@ -302,3 +307,66 @@ def test_gold_recomputes_on_spider(spider: SpiderSource) -> None:
         assert inst.gold.rows, db_id
         assert rows_equal(recompute_gold_in_sqlite(db, inst), inst.gold.rows), db_id
         json.loads(inst.model_dump_json())
+
+
+WORDS = ["alpha", "beta", "gamma", "delta", "Zeta", "omega", "kappa", "x", "12", "3.5", "née", "O'Neil"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    sizes=st.lists(st.integers(1, 60), min_size=2, max_size=4),
+    width=st.integers(1, 12),
+    data=st.data(),
+)
+def test_invariants_over_random_tables(
+    tmp_path_factory: pytest.TempPathFactory, sizes: list[int], width: int, data: st.DataObject
+) -> None:
+    """Random tables (row counts, sentence lengths), targets, budgets, placements and seeds."""
+    path = tmp_path_factory.mktemp("rand") / "r.sqlite"
+    con = sqlite3.connect(path)
+    for t, n in enumerate(sizes):
+        con.execute(f"CREATE TABLE t{t} (id INTEGER PRIMARY KEY, v INTEGER, s TEXT)")
+        rows = [
+            (i, data.draw(st.integers(-50, 50)), " ".join(data.draw(st.lists(st.sampled_from(WORDS), max_size=width))))
+            for i in range(n)
+        ]
+        con.executemany(f"INSERT INTO t{t} VALUES (?, ?, ?)", rows)
+    con.commit()
+    con.close()
+    db = load_sqlite(path, "rand", origin="test")
+    builder = InstanceBuilder(db, TOKENIZER)
+    sql = data.draw(
+        st.sampled_from(["SELECT COUNT(*), SUM(v) FROM t0", "SELECT t0.s, t1.v FROM t0 JOIN t1 ON t0.id = t1.id"])
+    )
+    query = Query(id="r", db_id="rand", question="?", sql=sql, categories=("Aggregation",), difficulty="easy")
+    everything = sum(x.tokens_sep for t in db.tables for x in builder._lines.lines(t)) - 1
+    target = data.draw(st.integers(5, everything))
+    budget = data.draw(st.integers(1, target))
+    placement = data.draw(st.sampled_from(list(Placement)))
+    seed = data.draw(st.integers(0, 5))
+    first_relevant = builder._orders(query, seed)[0][0]
+    if budget < first_relevant.tokens_sep:
+        with pytest.raises(GenerationError, match="no relevant row fits"):
+            builder.build(query, target, placement=placement, seed=seed, amount=budget)
+        return
+    order, own = builder._orders(query, seed)
+    rel_used = 0
+    for line in order:
+        if rel_used + line.tokens_sep > budget:
+            break
+        rel_used += line.tokens_sep
+    reachable = rel_used + sum(x.tokens_sep for x in own)  # every row once, plus at most one separator
+    if target >= reachable:
+        try:
+            inst = builder.build(query, target, placement=placement, seed=seed, amount=budget)
+        except GenerationError as exc:
+            said = int(re.search(r"give (\d+)", str(exc)).group(1))  # type: ignore[union-attr]
+            assert reachable - 1 <= said < target
+            return
+        assert inst.stats.tokens == target  # only an exact fit may use every row
+    else:
+        inst = builder.build(query, target, placement=placement, seed=seed, amount=budget)
+    check_instance(builder, inst, query, budget)
+    assert rows_equal(recompute_gold_in_sqlite(db, inst), inst.gold.rows)
+    with pytest.raises(GenerationError, match="cannot fill"):
+        builder.build(query, everything + 50, placement=placement, seed=seed, amount=budget)

@@ -153,3 +153,28 @@ def test_cli_ad_hoc_on_every_spider_database(spider: object, tmp_path: Path) -> 
         assert result.exit_code == 0, (db_id, result.output)
         record = json.loads(out.read_text(encoding="utf-8"))
         assert record["db_id"] == db_id and record["gold"]["rows"]
+
+
+def test_worker_processes_give_the_same_bytes(tmp_path: Path) -> None:
+    suite = load_suite(_suite(tmp_path))
+    one = generate_suite(suite, tmp_path / "one", workers=1)
+    two = generate_suite(suite, tmp_path / "two", workers=2)
+    assert (tmp_path / "one" / "instances.jsonl").read_bytes() == (tmp_path / "two" / "instances.jsonl").read_bytes()
+    assert one == two
+
+
+def test_every_gold_of_the_smoke_suite_recomputes_in_sqlite(tmp_path: Path) -> None:
+    from holobench.agreement import rows_equal
+    from holobench.sources import BundledSource
+    from holobench.types import Instance
+
+    from .test_context import recompute_gold_in_sqlite
+
+    generate_suite(load_suite("smoke"), tmp_path)
+    src = BundledSource()
+    dbs = {d: src.open(d) for d in src.list_databases()}
+    lines = (tmp_path / "instances.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 36
+    for line in lines:
+        inst = Instance.model_validate_json(line)
+        assert rows_equal(recompute_gold_in_sqlite(dbs[inst.db_id], inst), inst.gold.rows), inst.query_id
