@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from holobench import __version__
+from holobench._version import __version__
 from holobench.context import GENERATOR_VERSION, GenerationError, InstanceBuilder, TableLines
 from holobench.errors import HoloBenchError
 from holobench.sources import open_source
