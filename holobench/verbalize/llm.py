@@ -12,12 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from holobench.cache import ResponseCache
 from holobench.errors import FaithfulnessError, HoloBenchError
 from holobench.sql import json_value
 from holobench.types import TableSchema
@@ -39,26 +38,6 @@ def _user_prompt(table: str, row: Mapping[str, Any], missing: Sequence[str] = ()
     if missing:
         text += "\nYour previous sentence left out: " + ", ".join(missing) + ". Include every value."
     return text
-
-
-class ResponseCache:
-    """A small SQLite key-value store; safe across processes and resumable by construction."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = sqlite3.connect(path, check_same_thread=False)
-        self._con.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, text TEXT NOT NULL)")
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> str | None:
-        with self._lock:
-            row = self._con.execute("SELECT text FROM responses WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def put(self, key: str, text: str) -> None:
-        with self._lock:
-            self._con.execute("INSERT OR REPLACE INTO responses VALUES (?, ?)", (key, text))
-            self._con.commit()
 
 
 class LLMVerbalizer:

@@ -1,0 +1,27 @@
+"""Model backends behind one client that owns retries, concurrency, caching and accounting."""
+
+from holobench.backends.base import (
+    Backend,
+    BackendError,
+    ChatMessage,
+    ChatRequest,
+    Completion,
+    ContextLengthError,
+    SamplingParams,
+    Usage,
+)
+from holobench.backends.registry import BACKENDS, BackendOptions, create_backend
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendError",
+    "BackendOptions",
+    "ChatMessage",
+    "ChatRequest",
+    "Completion",
+    "ContextLengthError",
+    "SamplingParams",
+    "Usage",
+    "create_backend",
+]

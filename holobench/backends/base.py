@@ -1,0 +1,127 @@
+"""The backend contract: one async method that turns a chat request into a completion.
+
+Backends only translate requests.  Retries, concurrency, timeouts, caching and accounting live
+in one place, :class:`holobench.backends.client.Client`, which wraps every backend.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from holobench.errors import HoloBenchError
+from holobench.types import LineSource
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class SamplingParams(BaseModel):
+    """Sampling settings sent with every request (part of the cache key)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = Field(default=1024, gt=0)
+    seed: int | None = 0
+    stop: tuple[str, ...] = ()
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Completion(BaseModel):
+    """What a backend returns; ``extra`` carries backend-specific facts (e.g. RAG recall)."""
+
+    text: str
+    finish_reason: str | None = None
+    usage: Usage = Usage()
+    model: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One instance, rendered with a prompt; the raw parts travel along for backends (RAG) that
+    rebuild the prompt from a different context."""
+
+    instance_id: str
+    messages: tuple[ChatMessage, ...]
+    sampling: SamplingParams
+    prompt: str  # prompt template name
+    context: str = ""
+    question: str = ""
+    lines: tuple[LineSource, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class BackendError(HoloBenchError):
+    """A failed request; ``retryable`` says whether the client should try again."""
+
+    def __init__(
+        self, message: str, *, retryable: bool = False, retry_after: float | None = None, kind: str = "error"
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.kind = kind
+
+
+class ContextLengthError(BackendError):
+    """The prompt does not fit the model's context window: the instance is skipped, not failed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False, kind="context_length")
+
+
+class Backend(abc.ABC):
+    """Subclass this and implement :meth:`generate`; register the class in ``registry.py``."""
+
+    name: ClassVar[str] = "backend"
+
+    #: the model's context window in tokens when known (from a flag, the server, or the model)
+    context_window: int | None = None
+
+    @property
+    def model(self) -> str:
+        return getattr(self, "_model", self.name)
+
+    @abc.abstractmethod
+    async def generate(self, request: ChatRequest) -> Completion:
+        """One completion for one request; raise BackendError on failure."""
+
+    async def generate_batch(self, requests: Sequence[ChatRequest]) -> list[Completion | BackendError]:
+        """Backends with native batching (vLLM offline) override this; the default runs them concurrently."""
+        results = await asyncio.gather(*(self.generate(r) for r in requests), return_exceptions=True)
+        out: list[Completion | BackendError] = []
+        for r in results:
+            if isinstance(r, BaseException) and not isinstance(r, BackendError):
+                raise r
+            out.append(r)
+        return out
+
+    async def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Called once before the first request (load a model, ask a server for its limits)."""
+
+    def settings(self) -> dict[str, Any]:
+        """Settings for the manifest and the cache key; never secrets."""
+        return {"backend": self.name, "model": self.model}
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections, models or worker threads."""

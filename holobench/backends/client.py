@@ -1,0 +1,216 @@
+"""The one wrapper around every backend: bounded concurrency, retries with exponential backoff
+and jitter (honouring Retry-After), a per-request timeout, the response cache, and token,
+latency and cost accounting."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tenacity
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from holobench.backends.base import Backend, BackendError, ChatRequest, Completion
+from holobench.cache import ResponseCache, cache_key
+from holobench.errors import HoloBenchError
+from holobench.prompts import prompt_version
+
+DEFAULT_PRICES = Path(__file__).resolve().parent / "prices.yaml"
+
+
+class Price(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_per_million: float
+    output_per_million: float
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million) / 1e6
+
+
+class PriceTable:
+    """USD per million tokens by model name (glob patterns allowed); users pass their own file."""
+
+    def __init__(self, prices: dict[str, Price]) -> None:
+        self.prices = prices
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> PriceTable:
+        table: dict[str, Price] = {}
+        for source in [DEFAULT_PRICES, *([path] if path else [])]:
+            try:
+                data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+                table.update({str(k): Price.model_validate(v) for k, v in data.items()})
+            except (OSError, yaml.YAMLError, ValueError) as exc:
+                raise HoloBenchError(
+                    f"{source}: not a price table ({exc}); expected 'model: {{input_per_million: .., "
+                    "output_per_million: ..}}' entries"
+                ) from exc
+        return cls(table)
+
+    def lookup(self, model: str) -> Price | None:
+        if model in self.prices:
+            return self.prices[model]
+        for pattern, price in self.prices.items():
+            if fnmatch.fnmatchcase(model, pattern):
+                return price
+        return None
+
+
+@dataclass
+class Outcome:
+    """The result of one request after retries: a completion, or the last error."""
+
+    completion: Completion | None
+    error: BackendError | None
+    attempts: int
+    latency_s: float
+    cached: bool = False
+    cost_usd: float | None = None
+
+
+@dataclass
+class Totals:
+    requests: int = 0
+    cached: int = 0
+    failures: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+
+class Client:
+    """Wraps a backend; safe to share between tasks of one event loop."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        concurrency: int = 8,
+        max_retries: int = 4,
+        timeout: float = 600.0,
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+        cache: ResponseCache | None = None,
+        prices: PriceTable | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise HoloBenchError("concurrency must be at least 1")
+        self.backend = backend
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.cache = cache
+        self.price = prices.lookup(backend.model) if prices else None
+        self.totals = Totals()
+        self._semaphore = asyncio.Semaphore(concurrency)
+
+    # ------------------------------------------------------------------ keys and accounting
+    def key(self, request: ChatRequest) -> str:
+        """Backend settings (endpoint, model), the full prompt, sampling and template version."""
+        return cache_key(
+            self.backend.settings(),
+            [m.model_dump() for m in request.messages],
+            request.sampling.model_dump(),
+            prompt_version(request.prompt),
+            request.metadata.get("cache_salt"),
+        )
+
+    def _account(self, outcome: Outcome) -> Outcome:
+        t = self.totals
+        t.requests += 1
+        t.cached += outcome.cached
+        if outcome.completion is None:
+            t.failures += 1
+            return outcome
+        usage = outcome.completion.usage
+        if self.price is not None:
+            outcome.cost_usd = self.price.cost(usage.prompt_tokens, usage.completion_tokens)
+        if not outcome.cached:
+            t.prompt_tokens += usage.prompt_tokens
+            t.completion_tokens += usage.completion_tokens
+            t.cost_usd += outcome.cost_usd or 0.0
+            t.latencies.append(outcome.latency_s)
+        return outcome
+
+    # ------------------------------------------------------------------ one request
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        exp = tenacity.wait_exponential_jitter(multiplier=self.backoff_base, max=self.backoff_max)(state)
+        exc = state.outcome.exception() if state.outcome is not None else None
+        retry_after = exc.retry_after if isinstance(exc, BackendError) and exc.retry_after else 0.0
+        return max(float(retry_after), exp)
+
+    async def _attempt(self, request: ChatRequest) -> Completion:
+        async with self._semaphore:  # held per attempt, released while backing off
+            try:
+                return await asyncio.wait_for(self.backend.generate(request), timeout=self.timeout)
+            except TimeoutError as exc:
+                raise BackendError(f"no response within {self.timeout:g} s", retryable=True, kind="timeout") from exc
+
+    async def complete(self, request: ChatRequest) -> Outcome:
+        key = self.key(request) if self.cache is not None else ""
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return self._account(Outcome(Completion.model_validate_json(hit), None, 0, 0.0, cached=True))
+        start = time.perf_counter()
+        attempts = 0
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(self.max_retries + 1),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception(lambda e: isinstance(e, BackendError) and e.retryable),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    completion = await self._attempt(request)
+        except BackendError as exc:
+            return self._account(Outcome(None, exc, attempts, time.perf_counter() - start))
+        latency = time.perf_counter() - start
+        if self.cache is not None:
+            self.cache.put(key, completion.model_dump_json())
+        return self._account(Outcome(completion, None, attempts, latency))
+
+    async def complete_batch(self, requests: list[ChatRequest]) -> list[Outcome]:
+        """For backends with native batching: cache lookups here, one batched call for the rest."""
+        outcomes: list[Outcome | None] = [None] * len(requests)
+        todo: list[int] = []
+        for i, request in enumerate(requests):
+            hit = self.cache.get(self.key(request)) if self.cache is not None else None
+            if hit is not None:
+                outcomes[i] = self._account(Outcome(Completion.model_validate_json(hit), None, 0, 0.0, cached=True))
+            else:
+                todo.append(i)
+        if todo:
+            start = time.perf_counter()
+            results = await self.backend.generate_batch([requests[i] for i in todo])
+            latency = (time.perf_counter() - start) / len(todo)
+            for i, result in zip(todo, results, strict=True):
+                if isinstance(result, Completion):
+                    if self.cache is not None:
+                        self.cache.put(self.key(requests[i]), result.model_dump_json())
+                    outcomes[i] = self._account(Outcome(result, None, 1, latency))
+                else:
+                    outcomes[i] = self._account(Outcome(None, result, 1, latency))
+        return [o for o in outcomes if o is not None]
+
+    def summary(self) -> dict[str, Any]:
+        t = self.totals
+        return {
+            "requests": t.requests,
+            "cached": t.cached,
+            "failures": t.failures,
+            "prompt_tokens": t.prompt_tokens,
+            "completion_tokens": t.completion_tokens,
+            "cost_usd": round(t.cost_usd, 6) if self.price is not None else None,
+        }

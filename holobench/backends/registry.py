@@ -1,0 +1,62 @@
+"""Backends by name.  Each lives in its own module with a ``create(options)`` factory; modules
+and their optional dependencies are imported only when the backend is asked for."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from holobench.backends.base import Backend
+from holobench.errors import HoloBenchError
+
+
+class BackendOptions(BaseModel):
+    """Settings common to backends, plus free-form ``options`` (``--option key=value``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    context_window: int | None = Field(default=None, gt=0)
+    options: dict[str, str] = Field(default_factory=dict)
+
+    def option(self, key: str, default: Any = None, cast: type = str) -> Any:
+        if key not in self.options:
+            return default
+        raw = self.options[key]
+        if cast is bool:
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        try:
+            return cast(raw)
+        except ValueError as exc:
+            raise HoloBenchError(f"option {key}={raw!r} is not a valid {cast.__name__}") from exc
+
+
+# name -> (module, the extra that installs its dependencies, the import that proves they are there)
+BACKENDS: dict[str, tuple[str, str | None, str | None]] = {
+    "openai": ("holobench.backends.openai", None, "openai"),
+    "vllm": ("holobench.backends.vllm", "vllm", "vllm"),
+    "llamacpp": ("holobench.backends.llamacpp", "llamacpp", "llama_cpp"),
+    "rag": ("holobench.backends.rag", "rag", "bm25s"),
+    "no-answer": ("holobench.backends.baselines", None, None),
+}
+
+
+def create_backend(name: str, options: BackendOptions | None = None) -> Backend:
+    """The backend called ``name``; a missing optional dependency names the extra to install."""
+    options = options or BackendOptions()
+    if name not in BACKENDS:
+        raise HoloBenchError(f"unknown backend {name!r}; available: {', '.join(BACKENDS)}")
+    module_name, extra, probe = BACKENDS[name]
+    if probe is not None:
+        try:
+            importlib.import_module(probe)
+        except ImportError as exc:
+            hint = f"pip install 'holobench[{extra}]'" if extra else f"pip install {probe}"
+            raise HoloBenchError(f"backend {name!r} needs {probe!r}, which is not installed: {hint}") from exc
+    module = importlib.import_module(module_name)
+    backend: Backend = module.create(options)
+    return backend

@@ -1,0 +1,51 @@
+"""Answer prompts, installed with the package: ``cot`` (the paper's style), ``direct`` and
+``structured`` (a JSON list of rows, for the deterministic scorer).  Instructions come first and
+the question last, so a server's prefix cache can reuse the context across questions."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from pathlib import Path
+
+import jinja2
+
+from holobench.errors import HoloBenchError
+
+PROMPT_DIR = Path(__file__).resolve().parent
+PROMPTS = ("cot", "direct", "structured")
+
+_REASONING = re.compile(r"<(think|thinking|reasoning|reflection)>(.*?)(?:</\1>|\Z)", re.DOTALL | re.IGNORECASE)
+
+
+@functools.cache
+def _template(name: str) -> tuple[jinja2.Template, str]:
+    path = PROMPT_DIR / f"{name}.j2"
+    if name not in PROMPTS or not path.is_file():
+        raise HoloBenchError(f"unknown prompt {name!r}; available: {', '.join(PROMPTS)}")
+    source = path.read_text(encoding="utf-8")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    return env.from_string(source), hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
+
+
+def render_prompt(name: str, context: str, question: str) -> str:
+    """The user message for one instance."""
+    return _template(name)[0].render(context=context, question=question)
+
+
+def prompt_version(name: str) -> str:
+    """A hash of the template text: part of every cache key, so editing a prompt never reuses old answers."""
+    return f"{name}@{_template(name)[1]}"
+
+
+def split_reasoning(text: str) -> tuple[str | None, str]:
+    """(reasoning, answer): ``<think>...</think>`` and similar blocks are taken out of the answer.
+
+    An unclosed block (a reasoning model cut off by max_tokens) is all reasoning, no answer.
+    """
+    parts = [m.group(2).strip() for m in _REASONING.finditer(text)]
+    if not parts:
+        return None, text.strip()
+    answer = _REASONING.sub("", text).strip()
+    return "\n\n".join(p for p in parts if p) or None, answer

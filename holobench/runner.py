@@ -1,0 +1,435 @@
+"""Instances x backend -> a predictions journal that survives crashes.
+
+* Journal: ``<out>/predictions.jsonl``, one record per finished request, appended and flushed
+  one at a time.  A torn last line (kill -9 mid-write) is detected and cut off on resume.
+* Resume: rerunning the same command skips instances already answered or skipped; failed ones
+  are tried again.  The newest record of an id wins when reading.
+* Manifest: ``<out>/manifest.json`` names the instances file's hash, the backend settings
+  (never secrets), prompt, sampling and versions; a rerun with different settings in the same
+  folder is refused instead of mixing two runs.
+* Over-length prompts are recorded as ``skipped`` with ``skip_reason = "context_length"`` and are
+  never scored as wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from holobench._version import __version__
+from holobench.backends.base import Backend, ChatMessage, ChatRequest, ContextLengthError, SamplingParams, Usage
+from holobench.backends.client import Client, Outcome, PriceTable
+from holobench.backends.registry import BackendOptions, create_backend
+from holobench.cache import ResponseCache
+from holobench.errors import HoloBenchError
+from holobench.prompts import prompt_version, render_prompt, split_reasoning
+from holobench.tokenizers import get_tokenizer
+from holobench.types import Instance
+
+Status = Literal["ok", "error", "skipped"]
+
+
+class Prediction(BaseModel):
+    """One journal record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    backend: str
+    model: str
+    prompt: str
+    status: Status
+    response: str | None = None
+    reasoning: str | None = None
+    usage: Usage = Usage()
+    latency_s: float = 0.0
+    attempts: int = 0
+    cached: bool = False
+    finish_reason: str | None = None
+    error: str | None = None
+    skip_reason: str | None = None
+    cost_usd: float | None = None
+    retrieval: dict[str, Any] | None = None
+
+
+class RunConfig(BaseModel):
+    """Everything that decides what a run sends; part of its manifest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str
+    options: BackendOptions = Field(default_factory=BackendOptions)
+    prompt: str = "cot"
+    sampling: SamplingParams = Field(default_factory=SamplingParams)
+    concurrency: int = Field(default=8, ge=1)
+    max_retries: int = Field(default=4, ge=0)
+    timeout_s: float = Field(default=600.0, gt=0)
+    shard: tuple[int, int] | None = None
+    cache_dir: Path | None = Path(".cache/holobench/responses")
+    prices: Path | None = None
+    tokenizer: str | None = None
+    batch_size: int = Field(default=64, ge=1)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'i/N' with 0 <= i < N."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError as exc:
+        raise HoloBenchError(f"--shard {text!r}: expected i/N, e.g. 0/4") from exc
+    if not 0 <= i < n:
+        raise HoloBenchError(f"--shard {text!r}: need 0 <= i < N")
+    return i, n
+
+
+def in_shard(instance_id: str, shard: tuple[int, int] | None) -> bool:
+    """Shards split by a hash of the id, so they stay stable when the file is reordered."""
+    if shard is None:
+        return True
+    digest = int(hashlib.sha256(instance_id.encode("utf-8")).hexdigest()[:12], 16)
+    return digest % shard[1] == shard[0]
+
+
+def read_instances(path: Path) -> Iterator[Instance]:
+    """Stream an instances file; a bad line is an error naming the file and line."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise HoloBenchError(f"{path}: cannot read instances ({exc.strerror}); generate them first") from exc
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield Instance.model_validate_json(line)
+            except ValueError as exc:
+                raise HoloBenchError(f"{path}:{number}: not an instance record ({str(exc).splitlines()[0]})") from exc
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Journal:
+    """Append-only JSONL of predictions."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self, repair: bool = True) -> dict[str, Prediction]:
+        """Latest record per id; a torn last line is cut off (when ``repair``) and ignored."""
+        if not self.path.exists():
+            return {}
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            if repair:
+                with self.path.open("r+b") as fh:
+                    fh.truncate(keep)
+            data = data[:keep]
+        records: dict[str, Prediction] = {}
+        for number, line in enumerate(data.splitlines(), start=1):
+            try:
+                record = Prediction.model_validate_json(line)
+            except ValueError as exc:
+                raise HoloBenchError(f"{self.path}:{number}: corrupt journal record; move the file aside") from exc
+            records[record.id] = record
+        return records
+
+    def open(self) -> JournalWriter:
+        return JournalWriter(self.path)
+
+
+class JournalWriter:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = path.open("a", encoding="utf-8")
+
+    def write(self, prediction: Prediction) -> None:
+        self._fh.write(prediction.model_dump_json() + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+
+
+def request_for(instance: Instance, config: RunConfig) -> ChatRequest:
+    user = render_prompt(config.prompt, instance.context, instance.question)
+    return ChatRequest(
+        instance_id=instance.id,
+        messages=(ChatMessage(role="user", content=user),),
+        sampling=config.sampling,
+        prompt=config.prompt,
+        context=instance.context,
+        question=instance.question,
+        lines=tuple(instance.lines),
+    )
+
+
+def prediction_from(instance: Instance, backend: Backend, config: RunConfig, outcome: Outcome) -> Prediction:
+    base: dict[str, Any] = {
+        "id": instance.id,
+        "backend": backend.name,
+        "model": backend.model,
+        "prompt": config.prompt,
+        "latency_s": round(outcome.latency_s, 4),
+        "attempts": outcome.attempts,
+        "cached": outcome.cached,
+    }
+    if outcome.completion is None:
+        error = outcome.error
+        if isinstance(error, ContextLengthError):
+            return Prediction(**base, status="skipped", skip_reason="context_length", error=str(error))
+        return Prediction(**base, status="error", error=f"{getattr(error, 'kind', 'error')}: {error}")
+    completion = outcome.completion
+    reasoning, answer = split_reasoning(completion.text)
+    extra_reasoning = completion.extra.get("reasoning")
+    if isinstance(extra_reasoning, str) and extra_reasoning:
+        reasoning = extra_reasoning if reasoning is None else f"{extra_reasoning}\n\n{reasoning}"
+    return Prediction(
+        **base,
+        status="ok",
+        response=answer,
+        reasoning=reasoning,
+        usage=completion.usage,
+        finish_reason=completion.finish_reason,
+        cost_usd=outcome.cost_usd,
+        retrieval=completion.extra.get("retrieval"),
+    )
+
+
+def manifest_for(instances: Path, config: RunConfig, backend: Backend) -> dict[str, Any]:
+    return {
+        "instances": str(instances),
+        "instances_sha256": file_hash(instances),
+        "backend": backend.settings(),
+        "prompt": prompt_version(config.prompt),
+        "sampling": config.sampling.model_dump(),
+        "shard": list(config.shard) if config.shard else None,
+        "holobench_version": __version__,
+    }
+
+
+def _check_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
+    path = out_dir / "manifest.json"
+    manifest = json.loads(json.dumps(manifest))  # compare in JSON form (tuples become lists)
+    if path.exists():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        for key in ("instances_sha256", "backend", "prompt", "sampling", "shard"):
+            if old.get(key) != manifest.get(key):
+                raise HoloBenchError(
+                    f"{path}: this folder holds a run with a different {key}; use a new --out to keep both"
+                )
+    tmp = path.with_name("manifest.json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+ProgressFn = Callable[[int, int, Client], None]
+
+
+class Runner:
+    def __init__(self, instances: Path, out_dir: Path, config: RunConfig, backend: Backend | None = None) -> None:
+        if not instances.is_file():
+            raise HoloBenchError(f"{instances}: instances file not found; run holobench generate first")
+        self.instances = instances
+        self.out_dir = out_dir
+        self.config = config
+        self.backend = backend or create_backend(config.backend, config.options)
+        self.journal = Journal(out_dir / "predictions.jsonl")
+
+    def pending(self, done: set[str]) -> Iterator[Instance]:
+        with self.instances.open(encoding="utf-8") as fh:
+            for number, line in enumerate(fh, start=1):
+                iid = line[7 : line.index('"', 7)] if line.startswith('{"id":"') else None
+                if iid is not None and (iid in done or not in_shard(iid, self.config.shard)):
+                    continue  # skip without parsing the whole record
+                if not line.strip():
+                    continue
+                try:
+                    instance = Instance.model_validate_json(line)
+                except ValueError as exc:
+                    raise HoloBenchError(
+                        f"{self.instances}:{number}: not an instance record ({str(exc).splitlines()[0]})"
+                    ) from exc
+                if in_shard(instance.id, self.config.shard) and instance.id not in done:
+                    yield instance
+
+    def ids(self) -> list[str]:
+        """Instance ids in the shard, read cheaply: records start with their id."""
+        out = []
+        with self.instances.open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith('{"id":"'):
+                    iid = line[7 : line.index('"', 7)]
+                elif line.strip():
+                    iid = str(json.loads(line)["id"])
+                else:
+                    continue
+                if in_shard(iid, self.config.shard):
+                    out.append(iid)
+        return out
+
+    def total(self) -> int:
+        return len(self.ids())
+
+    def _too_long(self, instance: Instance, request: ChatRequest) -> bool:
+        window = self.backend.context_window
+        if window is None or getattr(self.backend, "reduces_context", False):
+            return False  # unknown window, or a backend (RAG) that shrinks the context first
+        tokenizer = get_tokenizer(self.config.tokenizer or instance.config.tokenizer)
+        prompt = sum(tokenizer.count(m.content) for m in request.messages)
+        return prompt + request.sampling.max_tokens > window
+
+    async def run(self, progress: ProgressFn | None = None) -> dict[str, Any]:
+        cfg = self.config
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        await self.backend.prepare()
+        _check_manifest(self.out_dir, manifest_for(self.instances, cfg, self.backend))
+        previous = self.journal.load(repair=True)
+        done = {i for i, p in previous.items() if p.status in ("ok", "skipped")}
+        cache = ResponseCache(cfg.cache_dir / "responses.sqlite") if cfg.cache_dir else None
+        client = Client(
+            self.backend,
+            concurrency=cfg.concurrency,
+            max_retries=cfg.max_retries,
+            timeout=cfg.timeout_s,
+            cache=cache,
+            prices=PriceTable.load(cfg.prices),
+        )
+        shard_ids = self.ids()
+        total = len(shard_ids)
+        finished = len(done & set(shard_ids))
+        writer = self.journal.open()
+        counts = {"ok": 0, "error": 0, "skipped": 0}
+
+        def record(prediction: Prediction) -> None:
+            nonlocal finished
+            writer.write(prediction)
+            counts[prediction.status] += 1
+            finished += 1
+            if progress is not None:
+                progress(finished, total, client)
+
+        try:
+            if getattr(self.backend, "prefers_batches", False):
+                await self._run_batches(client, done, record)
+            else:
+                await self._run_concurrent(client, done, record)
+        finally:
+            writer.close()
+            await self.backend.aclose()
+            if cache is not None:
+                cache.close()
+        return {"total": total, "this_run": counts, "client": client.summary()}
+
+    async def _run_concurrent(self, client: Client, done: set[str], record: Callable[[Prediction], None]) -> None:
+        limit = self.config.concurrency * 2  # bounded in flight: memory stays flat on huge files
+        pending: set[asyncio.Task[Prediction]] = set()
+
+        async def one(instance: Instance) -> Prediction:
+            request = request_for(instance, self.config)
+            if self._too_long(instance, request):
+                error = ContextLengthError(f"prompt needs more than the {self.backend.context_window}-token window")
+                return prediction_from(instance, self.backend, self.config, Outcome(None, error, 0, 0.0))
+            return prediction_from(instance, self.backend, self.config, await client.complete(request))
+
+        for instance in self.pending(done):
+            pending.add(asyncio.ensure_future(one(instance)))
+            if len(pending) >= limit:
+                finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    record(task.result())
+        while pending:
+            finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                record(task.result())
+
+    async def _run_batches(self, client: Client, done: set[str], record: Callable[[Prediction], None]) -> None:
+        batch: list[Instance] = []
+
+        async def flush() -> None:
+            requests = [request_for(x, self.config) for x in batch]
+            for instance, outcome in zip(batch, await client.complete_batch(requests), strict=True):
+                record(prediction_from(instance, self.backend, self.config, outcome))
+            batch.clear()
+
+        for instance in self.pending(done):
+            batch.append(instance)
+            if len(batch) >= int(getattr(self.backend, "batch_size", self.config.batch_size)):
+                await flush()
+        if batch:
+            await flush()
+
+
+def dry_run(instances: Path, config: RunConfig) -> dict[str, Any]:
+    """Token counts and a cost estimate without sending anything."""
+    prices = PriceTable.load(config.prices)
+    model = config.options.model or config.backend
+    price = prices.lookup(model)
+    n = prompt_tokens = longest = 0
+    for instance in read_instances(instances):
+        if not in_shard(instance.id, config.shard):
+            continue
+        tokenizer = get_tokenizer(config.tokenizer or instance.config.tokenizer)
+        count = tokenizer.count(render_prompt(config.prompt, instance.context, instance.question))
+        n += 1
+        prompt_tokens += count
+        longest = max(longest, count)
+    max_output = n * config.sampling.max_tokens
+    return {
+        "instances": n,
+        "prompt_tokens": prompt_tokens,
+        "mean_prompt_tokens": round(prompt_tokens / n, 1) if n else 0,
+        "max_prompt_tokens": longest,
+        "max_output_tokens": max_output,
+        "model": model,
+        "price_known": price is not None,
+        "input_cost_usd": round(price.cost(prompt_tokens, 0), 4) if price else None,
+        "max_output_cost_usd": round(price.cost(0, max_output), 4) if price else None,
+    }
+
+
+def merge_runs(run_dirs: list[Path], out_dir: Path) -> dict[str, Any]:
+    """Join shard folders of one run: same instances, backend, prompt and sampling."""
+    if not run_dirs:
+        raise HoloBenchError("merge needs at least one run folder")
+    manifests = []
+    for d in run_dirs:
+        path = d / "manifest.json"
+        try:
+            manifests.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise HoloBenchError(f"{path}: missing or unreadable manifest; is {d} a run folder?") from exc
+    first = manifests[0]
+    for d, m in zip(run_dirs[1:], manifests[1:], strict=True):
+        for key in ("instances_sha256", "backend", "prompt", "sampling"):
+            if m.get(key) != first.get(key):
+                raise HoloBenchError(f"{d}: its {key} differs from {run_dirs[0]}'s; only shards of one run merge")
+    merged: dict[str, Prediction] = {}
+    for d in run_dirs:
+        for pid, prediction in Journal(d / "predictions.jsonl").load(repair=False).items():
+            if pid not in merged or merged[pid].status != "ok":
+                merged[pid] = prediction
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / "predictions.jsonl.tmp"
+    with tmp.open("w", encoding="utf-8") as fh:
+        for pid in sorted(merged):
+            fh.write(merged[pid].model_dump_json() + "\n")
+    tmp.replace(out_dir / "predictions.jsonl")
+    manifest = {**first, "shard": None, "merged_from": [str(d) for d in run_dirs]}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return {"predictions": len(merged), "runs": len(run_dirs)}
