@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from holobench._io import atomic_write_text
 from holobench.errors import HoloBenchError
 from holobench.queries import load_query_file, validate_queries
 from holobench.sources import open_source
@@ -177,10 +178,7 @@ def verbalize_llm(
         for i, sentence in enumerate(db.sentences(name)):
             lines.append(json.dumps({"table": name, "row": i, "sentence": sentence}, ensure_ascii=False))
         fallbacks += verbalizer.fallbacks
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(output)
+    atomic_write_text(output, "\n".join(lines) + "\n")
     out.print(f"wrote {len(lines):,} sentences to {output} ({fallbacks} generic fallbacks)")
 
 
@@ -321,10 +319,7 @@ def generate(
         database, get_tokenizer(tokenizer), fillers=[src.open(f) for f in filler_ids], source=source
     )
     instance = builder.build(query, length, placement=placement, seed=seed, amount=amount, density=density)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(instance_json(instance) + "\n", encoding="utf-8")
-    tmp.replace(output)
+    atomic_write_text(output, instance_json(instance) + "\n")
     st = instance.stats
     out.print(
         f"wrote {output}: {st.tokens} tokens ({st.relevant_rows} relevant, {st.auxiliary_rows} auxiliary, "

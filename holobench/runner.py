@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from holobench._io import atomic_write_text
 from holobench._version import __version__
 from holobench.backends.base import Backend, ChatMessage, ChatRequest, ContextLengthError, SamplingParams, Usage
 from holobench.backends.client import Client, Outcome, PriceTable
@@ -97,8 +98,16 @@ def in_shard(instance_id: str, shard: tuple[int, int] | None) -> bool:
     return digest % shard[1] == shard[0]
 
 
-def read_instances(path: Path) -> Iterator[Instance]:
-    """Stream an instances file; a bad line is an error naming the file and line."""
+def _leading_id(line: str) -> str | None:
+    """Records are written with their id first, so it can be read without parsing the record."""
+    return line[7 : line.index('"', 7)] if line.startswith('{"id":"') else None
+
+
+def read_instances(path: Path, skip: Callable[[str], bool] | None = None) -> Iterator[Instance]:
+    """Stream an instances file; a bad line is an error naming the file and line.
+
+    ``skip(id)`` drops records before they are parsed (resume and shards read big files).
+    """
     try:
         handle = path.open(encoding="utf-8")
     except OSError as exc:
@@ -107,10 +116,15 @@ def read_instances(path: Path) -> Iterator[Instance]:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
+            iid = _leading_id(line)
+            if skip is not None and iid is not None and skip(iid):
+                continue
             try:
-                yield Instance.model_validate_json(line)
+                instance = Instance.model_validate_json(line)
             except ValueError as exc:
                 raise HoloBenchError(f"{path}:{number}: not an instance record ({str(exc).splitlines()[0]})") from exc
+            if skip is None or not skip(instance.id):
+                yield instance
 
 
 def file_hash(path: Path) -> str:
@@ -233,9 +247,7 @@ def _check_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
                 raise HoloBenchError(
                     f"{path}: this folder holds a run with a different {key}; use a new --out to keep both"
                 )
-    tmp = path.with_name("manifest.json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 ProgressFn = Callable[[int, int, Client], None]
@@ -252,33 +264,17 @@ class Runner:
         self.journal = Journal(out_dir / "predictions.jsonl")
 
     def pending(self, done: set[str]) -> Iterator[Instance]:
-        with self.instances.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, start=1):
-                iid = line[7 : line.index('"', 7)] if line.startswith('{"id":"') else None
-                if iid is not None and (iid in done or not in_shard(iid, self.config.shard)):
-                    continue  # skip without parsing the whole record
-                if not line.strip():
-                    continue
-                try:
-                    instance = Instance.model_validate_json(line)
-                except ValueError as exc:
-                    raise HoloBenchError(
-                        f"{self.instances}:{number}: not an instance record ({str(exc).splitlines()[0]})"
-                    ) from exc
-                if in_shard(instance.id, self.config.shard) and instance.id not in done:
-                    yield instance
+        shard = self.config.shard
+        return read_instances(self.instances, skip=lambda iid: iid in done or not in_shard(iid, shard))
 
     def ids(self) -> list[str]:
         """Instance ids in the shard, read cheaply: records start with their id."""
         out = []
         with self.instances.open(encoding="utf-8") as fh:
             for line in fh:
-                if line.startswith('{"id":"'):
-                    iid = line[7 : line.index('"', 7)]
-                elif line.strip():
-                    iid = str(json.loads(line)["id"])
-                else:
+                if not line.strip():
                     continue
+                iid = _leading_id(line) or str(json.loads(line)["id"])
                 if in_shard(iid, self.config.shard):
                     out.append(iid)
         return out
@@ -431,5 +427,5 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> dict[str, Any]:
             fh.write(merged[pid].model_dump_json() + "\n")
     tmp.replace(out_dir / "predictions.jsonl")
     manifest = {**first, "shard": None, "merged_from": [str(d) for d in run_dirs]}
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return {"predictions": len(merged), "runs": len(run_dirs)}

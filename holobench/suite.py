@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from holobench._io import atomic_write_text
 from holobench._version import __version__
 from holobench.context import GENERATOR_VERSION, GenerationError, InstanceBuilder, TableLines
 from holobench.errors import HoloBenchError
@@ -326,9 +327,7 @@ def generate_suite(
     }
     if parquet:
         manifest["files"]["instances.parquet"] = write_parquet(final, out_dir / "instances.parquet")
-    manifest_tmp = out_dir / "manifest.json.tmp"
-    manifest_tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    manifest_tmp.replace(out_dir / "manifest.json")
+    atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
 
 

@@ -18,7 +18,7 @@ from holobench.agreement import rows_equal
 from holobench.context import GenerationError, InstanceBuilder, arrange
 from holobench.sources import BundledSource, Database, SpiderSource
 from holobench.sources.sqlite import load_sqlite
-from holobench.sql import finish_rows, parse, with_tiebreak
+from holobench.sql import finish_rows, parse, tables_used, with_tiebreak
 from holobench.tokenizers import get_tokenizer
 from holobench.types import Instance, Placement, Query
 
@@ -264,7 +264,7 @@ def recompute_gold_in_sqlite(db: Database, inst: Instance) -> list[list[object]]
         if x.relevant:
             wanted.setdefault(x.table, set()).add(x.row)
     tree = parse(inst.sql)
-    for table in {db.table_name(t) for t in __import__("holobench.sql").sql.tables_used(tree)}:
+    for table in {db.table_name(t) for t in tables_used(tree)}:
         ddl = source.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()[0]
         target.execute(ddl)
         rows = source.execute(f'SELECT * FROM "{table}" ORDER BY rowid').fetchall()
