@@ -33,6 +33,10 @@ queries_app = typer.Typer(help="Query files: list and validate.", no_args_is_hel
 app.add_typer(db_app, name="db")
 app.add_typer(verbalize_app, name="verbalize")
 app.add_typer(queries_app, name="queries")
+submit_app = typer.Typer(help="Leaderboard submissions: pack and validate.", no_args_is_help=True)
+leaderboard_app = typer.Typer(help="The static leaderboard site.", no_args_is_help=True)
+app.add_typer(submit_app, name="submit")
+app.add_typer(leaderboard_app, name="leaderboard")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -449,6 +453,186 @@ def merge(
 
     report = merge_runs(runs, output)
     out.print(f"merged {report['runs']} runs: {report['predictions']} predictions in {output}", markup=False)
+
+
+# --------------------------------------------------------------------------- scoring and reports
+
+
+def _print_summary(summary: dict[str, object], where: Path) -> None:
+    table = Table("model", "scorer", "instances", "scored", "skipped", "failed", "missing", "score", "precision")
+    mean = summary.get("mean_score")
+    precision = summary.get("mean_precision")
+    table.add_row(
+        escape(str(summary.get("model"))),
+        str(summary.get("scorer")),
+        *(str(summary.get(k, 0)) for k in ("instances", "scored", "skipped", "failed", "missing")),
+        f"{mean:.3f}" if isinstance(mean, float) else "n/a",
+        f"{precision:.3f}" if isinstance(precision, float) else "n/a",
+    )
+    out.print(table)
+    out.print(f"scores: {where / 'scores.jsonl'}; summary: {where / 'summary.json'}", markup=False)
+
+
+@app.command("score")
+def score(
+    instances: Annotated[Path, typer.Option(help="the instances file the run answered")],
+    predictions: Annotated[Path, typer.Option(help="a run folder or its predictions.jsonl")],
+    scorer: Annotated[str, typer.Option(help="match (deterministic, offline) | judge (an LLM)")] = "match",
+    output: Annotated[
+        Path | None, typer.Option("--out", "-o", help="score folder (default: <run>/scores/<scorer>)")
+    ] = None,
+    rel_tol: Annotated[float, typer.Option(help="match: relative tolerance for non-integer numbers")] = 0.01,
+    judge_backend: Annotated[str, typer.Option(help="judge: backend name")] = "openai",
+    judge_model: Annotated[str | None, typer.Option(help="judge: model name")] = None,
+    judge_base_url: Annotated[str | None, typer.Option(help="judge: OpenAI-compatible endpoint")] = None,
+    api_key_env: Annotated[
+        str, typer.Option(help="judge: environment variable holding the API key")
+    ] = "OPENAI_API_KEY",
+    judge_option: Annotated[list[str] | None, typer.Option(help="judge: backend option key=value")] = None,
+    concurrency: Annotated[int, typer.Option(help="judge: requests in flight")] = 8,
+    max_retries: Annotated[int, typer.Option(help="judge: retries per request")] = 4,
+    malformed_retries: Annotated[int, typer.Option(help="judge: re-asks when labels do not fit the schema")] = 2,
+    cache_dir: Annotated[Path | None, typer.Option(help="judge: response cache folder")] = Path(
+        ".cache/holobench/responses"
+    ),
+) -> None:
+    """Score a run's predictions; rescoring never calls the answering model again."""
+    from holobench.scoring.score import default_out, score_match
+
+    where = output or default_out(predictions, scorer)
+    if scorer == "match":
+        summary = score_match(instances, predictions, where, rel_tol=rel_tol)
+    elif scorer == "judge":
+        from holobench.backends import BackendOptions
+        from holobench.scoring.judge import JudgeConfig, score_judge
+
+        config = JudgeConfig(
+            backend=judge_backend,
+            options=BackendOptions(
+                model=judge_model,
+                base_url=judge_base_url,
+                api_key_env=api_key_env,
+                options=_parse_options(judge_option),
+            ),
+            concurrency=concurrency,
+            max_retries=max_retries,
+            malformed_retries=malformed_retries,
+            cache_dir=cache_dir,
+        )
+        summary = asyncio.run(score_judge(instances, predictions, config, where))
+    else:
+        raise HoloBenchError(f"unknown scorer {scorer!r}; use --scorer match or --scorer judge")
+    _print_summary(summary, where)
+    if summary.get("missing"):
+        err.print(f"note: {summary['missing']} instances have no prediction in {predictions}", markup=False)
+
+
+@app.command("agreement")
+def agreement_cmd(
+    left: Annotated[Path, typer.Argument(help="score folder, scores.jsonl, or a run folder")],
+    right: Annotated[
+        Path | None, typer.Argument(help="the other scoring (default: the same run's judge scores)")
+    ] = None,
+    left_scorer: Annotated[str, typer.Option(help="scorer to read from a run folder on the left")] = "match",
+    right_scorer: Annotated[str, typer.Option(help="scorer to read from a run folder on the right")] = "judge",
+) -> None:
+    """Per-label agreement and Cohen's kappa between two scorings of the same predictions."""
+    from holobench.report import find_scores
+    from holobench.scoring.compare import compare_records
+    from holobench.scoring.score import read_scores
+
+    a = read_scores(find_scores(left, left_scorer))
+    b = read_scores(find_scores(right or left, right_scorer))
+    result = compare_records(a, b)
+    if not result["rows"]:
+        raise HoloBenchError(
+            f"{left} and {right or left}: no instance is scored on both sides; score the same run twice"
+        )
+    table = Table(f"{left_scorer} \\ {right_scorer}", *(k for k in result["confusion"]))
+    for k, row in result["confusion"].items():
+        table.add_row(k, *(str(v) for v in row.values()))
+    out.print(table)
+    out.print(
+        f"{result['instances']} instances, {result['rows']} gold rows: agreement {result['agreement']:.3f}, "
+        f"Cohen's kappa {result['kappa'] if result['kappa'] is None else format(result['kappa'], '.3f')}, "
+        f"mean |score difference| {result['mean_abs_score_gap']:.3f}",
+        markup=False,
+    )
+
+
+@app.command("report")
+def report_cmd(
+    runs: Annotated[list[Path], typer.Argument(help="run folders (scored) or score folders")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="report folder")],
+    scorer: Annotated[str, typer.Option(help="which scores to read from run folders")] = "match",
+    resamples: Annotated[int, typer.Option(help="bootstrap resamples")] = 2000,
+    seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+) -> None:
+    """Markdown and CSV tables with 95% bootstrap intervals, and plots (PNG and SVG)."""
+    from holobench.report import write_report
+
+    summary = write_report(runs, output, scorer=scorer, n_boot=resamples, seed=seed)
+    table = Table("run", "instances", "scored", "skipped", "failed", "score [95% CI]")
+    for r in summary["runs"]:
+        ci = "n/a" if r["mean"] is None else f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        table.add_row(escape(r["label"]), *(str(r[k]) for k in ("instances", "scored", "skipped", "failed")), ci)
+    out.print(table)
+    out.print(f"report: {output / 'report.md'}", markup=False)
+
+
+@submit_app.command("pack")
+def submit_pack(
+    run_dir: Annotated[Path, typer.Argument(help="a scored run folder")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="a folder, or an archive ending .tar.gz / .zip")],
+    suite: Annotated[str, typer.Option(help="the suite's name, e.g. smoke or paper")],
+    scores: Annotated[Path | None, typer.Option(help="score folder (default: <run>/scores/<scorer>)")] = None,
+    scorer: Annotated[str, typer.Option(help="which scores to pack")] = "match",
+    label: Annotated[str | None, typer.Option(help="name shown on the leaderboard (default: the model)")] = None,
+    notes: Annotated[str, typer.Option(help="free text shown on the entry's page")] = "",
+    report: Annotated[Path | None, typer.Option(help="a report folder to include")] = None,
+) -> None:
+    """Bundle a run's manifest, predictions and scores for the leaderboard."""
+    from holobench.submit import pack
+
+    path = pack(
+        run_dir, scores or run_dir / "scores" / scorer, output, suite=suite, label=label, notes=notes, report_dir=report
+    )
+    out.print(f"submission: {path}", markup=False)
+
+
+@submit_app.command("validate")
+def submit_validate(
+    path: Annotated[Path, typer.Argument(help="a submission folder or archive")],
+    instances: Annotated[
+        Path | None, typer.Option(help="the suite's instances file, to check every instance is there")
+    ] = None,
+) -> None:
+    """Check a submission's schema, suite hash, completeness, sizes and archive safety."""
+    from holobench.submit import validate
+
+    sub = validate(path, instances)
+    checked = "against the suite" if instances else "internally (pass --instances to check against the suite)"
+    out.print(
+        f"{path}: valid: {sub.manifest.label} on {sub.manifest.suite}, {len(sub.scores)} instances, checked {checked}",
+        markup=False,
+    )
+
+
+@leaderboard_app.command("build")
+def leaderboard_build(
+    submissions: Annotated[list[Path], typer.Argument(help="submission folders or archives")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="site folder")],
+    instances: Annotated[Path | None, typer.Option(help="the suite's instances file (full validation)")] = None,
+) -> None:
+    """Validate submissions and render the static leaderboard site."""
+    from holobench.leaderboard import build
+
+    summary = build(submissions, output, instances=instances)
+    table = Table("#", "entry", "score", "95% CI")
+    for e in summary["entries"]:
+        table.add_row(str(e["rank"]), escape(e["label"]), "n/a" if e["score"] is None else f"{e['score']:.3f}", e["ci"])
+    out.print(table)
+    out.print(f"leaderboard: {output / 'index.html'}", markup=False)
 
 
 def main() -> None:

@@ -28,3 +28,13 @@ def spider() -> SpiderSource:
     if not (SPIDER / "database").is_dir():
         pytest.skip("../shared/spider is absent: the real Spider databases are not available here")
     return SpiderSource(SPIDER)
+
+
+@pytest.fixture(scope="session")
+def smoke_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled smoke suite, generated once per test session."""
+    from holobench.suite import generate_suite, load_suite
+
+    out = tmp_path_factory.mktemp("smoke-suite")
+    generate_suite(load_suite("smoke"), out)
+    return out / "instances.jsonl"

@@ -97,6 +97,8 @@ class OpenAIBackend(Backend):
             body["seed"] = s.seed
         if s.stop:
             body["stop"] = list(s.stop)
+        if "response_format" in request.metadata:  # structured output (the judge's label schema)
+            body["response_format"] = request.metadata["response_format"]
         try:
             # The SDK's typed create() re-walks every message through its TypedDict transform (about
             # 3 ms of CPU for a long prompt); the body is already plain JSON, so post it directly

@@ -15,6 +15,8 @@ from holobench.errors import HoloBenchError
 
 PROMPT_DIR = Path(__file__).resolve().parent
 PROMPTS = ("cot", "direct", "structured")
+#: The judge scorer's two steps (extract the final answer, then label gold rows).
+JUDGE_PROMPTS = ("judge_extract", "judge_label")
 
 _REASONING = re.compile(r"<(think|thinking|reasoning|reflection)>(.*?)(?:</\1>|\Z)", re.DOTALL | re.IGNORECASE)
 
@@ -22,7 +24,7 @@ _REASONING = re.compile(r"<(think|thinking|reasoning|reflection)>(.*?)(?:</\1>|\
 @functools.cache
 def _template(name: str) -> tuple[jinja2.Template, str]:
     path = PROMPT_DIR / f"{name}.j2"
-    if name not in PROMPTS or not path.is_file():
+    if name not in PROMPTS + JUDGE_PROMPTS or not path.is_file():
         raise HoloBenchError(f"unknown prompt {name!r}; available: {', '.join(PROMPTS)}")
     source = path.read_text(encoding="utf-8")
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
@@ -31,7 +33,14 @@ def _template(name: str) -> tuple[jinja2.Template, str]:
 
 def render_prompt(name: str, context: str, question: str) -> str:
     """The user message for one instance."""
+    if name not in PROMPTS:
+        raise HoloBenchError(f"unknown prompt {name!r}; available: {', '.join(PROMPTS)}")
     return _template(name)[0].render(context=context, question=question)
+
+
+def render_template(name: str, **values: object) -> str:
+    """Any packaged template (the judge's), with its own variables."""
+    return _template(name)[0].render(**values)
 
 
 def prompt_version(name: str) -> str:

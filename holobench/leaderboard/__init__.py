@@ -1,0 +1,218 @@
+"""``holobench leaderboard build``: validated submissions -> a static HTML site.
+
+``index.html`` ranks the entries by score (with 95% bootstrap intervals over queries and one column
+per category; every column sorts in the browser, and ``?sort=<key>&dir=asc|desc`` picks the order
+on load); ``entries/<slug>.html`` shows one entry's tables and plots.  Submissions are untrusted:
+every one is validated first, every string is HTML-escaped by jinja2, and the site is written
+under a temporary name and moved into place at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from holobench._version import __version__
+from holobench.aggregate import Run, all_tables, frame, table
+from holobench.errors import HoloBenchError
+from holobench.report import draw_plots
+from holobench.submit import Submission, validate
+from holobench.types import Category
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+CATEGORIES = [c.value for c in Category]
+
+
+@dataclass
+class Entry:
+    label: str
+    slug: str
+    model: str
+    backend: str
+    prompt: str
+    scorer: str
+    created: str
+    notes: str
+    holobench_version: str
+    settings: str
+    instances: int
+    scored: int
+    skipped: int
+    failed: int
+    score_value: float
+    score: str
+    ci: str
+    precision_value: float
+    precision: str
+    category_values: dict[str, float] = field(default_factory=dict)
+    category_text: dict[str, str] = field(default_factory=dict)
+    rank: int = 0
+
+
+def _slug(text: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "entry"
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    taken.add(slug)
+    return slug
+
+
+def _num(value: Any) -> float:
+    return float("nan") if value is None or pd.isna(value) else float(value)
+
+
+def _entry(sub: Submission, taken: set[str]) -> tuple[Entry, pd.DataFrame]:
+    m = sub.manifest
+    df = frame([Run(m.label, sub.scores)])
+    overall = table(df, []).iloc[0] if len(df) else None
+    by_category = table(df, ["category"]).set_index("category") if len(df) else pd.DataFrame()
+    precision = [r.precision for r in sub.scores if r.status == "scored" and r.precision is not None]
+    mean = _num(overall["mean"]) if overall is not None else float("nan")
+    entry = Entry(
+        label=m.label,
+        slug=_slug(m.label, taken),
+        model=m.model,
+        backend=m.backend,
+        prompt=m.prompt.split("@", 1)[0],
+        scorer=m.scorer,
+        created=m.created,
+        notes=m.notes,
+        holobench_version=m.holobench_version,
+        settings=json.dumps(m.backend_settings, sort_keys=True),
+        instances=len(sub.scores),
+        scored=sum(r.status == "scored" for r in sub.scores),
+        skipped=sum(r.status == "skipped" for r in sub.scores),
+        failed=sum(r.status == "failed" for r in sub.scores),
+        score_value=mean,
+        score="n/a" if pd.isna(mean) else f"{mean:.3f}",
+        ci=""
+        if overall is None or pd.isna(overall["ci_low"])
+        else f"{overall['ci_low']:.3f}, {overall['ci_high']:.3f}",
+        precision_value=sum(precision) / len(precision) if precision else float("nan"),
+        precision=f"{sum(precision) / len(precision):.3f}" if precision else "n/a",
+    )
+    for c in CATEGORIES:
+        value = _num(by_category.loc[c, "mean"]) if c in by_category.index else float("nan")
+        entry.category_values[c] = value
+        entry.category_text[c] = "–" if pd.isna(value) else f"{value:.3f}"
+    return entry, df
+
+
+def _table_rows(t: pd.DataFrame, by: list[str]) -> tuple[list[str], list[list[str]]]:
+    columns = [*by, "score [95% CI]", "n", "queries", "skipped", "failed"]
+    rows = []
+    for _, r in t.iterrows():
+        score = "n/a" if pd.isna(r["mean"]) else f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        rows.append(
+            [
+                *(f"{r[b]:g}" if isinstance(r[b], float) else str(r[b]) for b in by),
+                score,
+                *(str(int(r[k])) for k in ("n", "queries", "skipped", "failed")),
+            ]
+        )
+    return columns, rows
+
+
+def build(paths: list[Path], out: Path, *, instances: Path | None = None) -> dict[str, Any]:
+    """Validate every submission, then render the site; one bad submission stops the build."""
+    if not paths:
+        raise HoloBenchError("leaderboard build needs at least one submission")
+    subs = [validate(p, instances) for p in paths]
+    first = subs[0].manifest
+    for p, s in zip(paths, subs, strict=True):
+        if s.manifest.instances_sha256 != first.instances_sha256:
+            raise HoloBenchError(
+                f"{p}: was run on another suite (instances sha256 {s.manifest.instances_sha256[:12]} vs "
+                f"{first.instances_sha256[:12]} in {paths[0]}); build one leaderboard per suite"
+            )
+        if s.manifest.scorer != first.scorer:
+            raise HoloBenchError(f"{p}: scored with {s.manifest.scorer!r}, not {first.scorer!r}; rescore it to compare")
+    taken: set[str] = set()
+    built = [_entry(s, taken) for s in subs]
+    ranked = sorted(
+        built,
+        key=lambda e: (
+            pd.isna(e[0].score_value),
+            -(e[0].score_value if not pd.isna(e[0].score_value) else 0),
+            e[0].label,
+        ),
+    )
+    for rank, (entry, _) in enumerate(ranked, start=1):
+        entry.rank = rank
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (staging / "entries").mkdir()
+        every = pd.concat([df for _, df in ranked], ignore_index=True)
+        overall_plots = [
+            f"plots/{p.name}" for p in draw_plots(every, all_tables(every), staging / "plots") if p.suffix == ".png"
+        ]
+        titles = {
+            "length": "By context length",
+            "setting": "By setting",
+            "placement": "By placement",
+            "category": "By category",
+            "database": "By database",
+        }
+        groups = {
+            "length": ["target_tokens"],
+            "setting": ["setting", "level"],
+            "placement": ["placement"],
+            "category": ["category"],
+            "database": ["db_id"],
+        }
+        for entry, df in ranked:
+            entry_tables = []
+            for name, by in groups.items():
+                columns, rows = _table_rows(table(df, by), by)
+                entry_tables.append({"title": titles[name], "columns": columns, "rows": rows})
+            plot_dir = staging / "entries" / entry.slug
+            figures = [f"{entry.slug}/{p.name}" for p in draw_plots(df, all_tables(df), plot_dir) if p.suffix == ".png"]
+            html = env.get_template("entry.html.j2").render(
+                e=entry, total=len(ranked), tables=entry_tables, plots=figures
+            )
+            (staging / "entries" / f"{entry.slug}.html").write_text(html, encoding="utf-8")
+        index = env.get_template("index.html.j2").render(
+            entries=[e for e, _ in ranked],
+            categories=CATEGORIES,
+            suite=first.suite,
+            suite_hash=first.instances_sha256,
+            n_instances=first.n_instances,
+            scorer=first.scorer,
+            version=__version__,
+            plots=overall_plots,
+        )
+        (staging / "index.html").write_text(index, encoding="utf-8")
+        summary = {
+            "suite": first.suite,
+            "entries": [
+                {
+                    "rank": e.rank,
+                    "label": e.label,
+                    "score": None if pd.isna(e.score_value) else round(e.score_value, 6),
+                    "ci": e.ci,
+                    "page": f"entries/{e.slug}.html",
+                }
+                for e, _ in ranked
+            ],
+        }
+        (staging / "leaderboard.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return summary

@@ -1,0 +1,189 @@
+"""``holobench report``: scored runs -> Markdown and CSV tables with confidence intervals, and plots.
+
+Output folder layout::
+
+    report.md            every table, rendered, with the plots embedded
+    summary.json         per run: counts (scored / skipped / failed) and the overall mean with its CI
+    tables/<name>.csv    one CSV per table (mean, ci_low, ci_high, n, queries, skipped, failed)
+    plots/<name>.png|svg the figures
+
+A folder is written under a temporary name and moved into place at the end, so a failed report
+never leaves a half-written one behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from holobench import plots
+from holobench._version import __version__
+from holobench.aggregate import N_BOOT, SEED, Run, all_tables, frame, run_labels, table
+from holobench.errors import HoloBenchError
+from holobench.scoring.records import ScoreRecord
+from holobench.scoring.score import SCORES_FILE, read_scores
+
+
+def find_scores(path: Path, scorer: str = "match") -> Path:
+    """A run folder (``<run>/scores/<scorer>``), a score folder, or a scores.jsonl."""
+    for candidate in (path / "scores" / scorer / SCORES_FILE, path / SCORES_FILE, path):
+        if candidate.is_file():
+            return candidate
+    raise HoloBenchError(
+        f"{path}: no {scorer} scores found; run 'holobench score --predictions {path}' first, or pass the score folder"
+    )
+
+
+def load_runs(paths: list[Path], scorer: str = "match") -> list[Run]:
+    if not paths:
+        raise HoloBenchError("report needs at least one run or score folder")
+    record_sets = [read_scores(find_scores(p, scorer)) for p in paths]
+    for p, records in zip(paths, record_sets, strict=True):
+        if not records:
+            raise HoloBenchError(f"{p}: has no score records; score a run with predictions first")
+    return [Run(label, records) for label, records in zip(run_labels(record_sets), record_sets, strict=True)]
+
+
+_RUN_COLUMNS = (
+    "label",
+    "backend",
+    "prompt",
+    "scorer",
+    "instances",
+    "scored",
+    "skipped",
+    "failed",
+    "mean",
+    "ci_low",
+    "ci_high",
+)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return "" if pd.isna(value) else f"{value:.3f}" if abs(value) < 10 else f"{value:g}"
+    return str(value)
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A pipe table, with the score and its interval in one column."""
+    shown = df.copy()
+    if "mean" in shown.columns:
+        shown.insert(
+            len(
+                [
+                    c
+                    for c in shown.columns
+                    if c not in ("mean", "ci_low", "ci_high", "n", "queries", "skipped", "failed")
+                ]
+            ),
+            "score [95% CI]",
+            [
+                "n/a" if pd.isna(m) else f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
+                for m, lo, hi in zip(shown["mean"], shown["ci_low"], shown["ci_high"], strict=True)
+            ],
+        )
+        shown = shown.drop(columns=["mean", "ci_low", "ci_high"])
+    header = "| " + " | ".join(str(c) for c in shown.columns) + " |"
+    rule = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(shown[c]) else "---" for c in shown.columns) + "|"
+    body = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in shown.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def run_summary(run: Run, *, n_boot: int = N_BOOT, seed: int = SEED) -> dict[str, Any]:
+    df = frame([run])
+    overall = table(df, [], n_boot=n_boot, seed=seed).iloc[0]
+    records: list[ScoreRecord] = run.records
+    first = records[0]
+    return {
+        "label": run.label,
+        "model": first.model,
+        "backend": first.backend,
+        "prompt": first.prompt,
+        "scorer": first.scorer,
+        "instances": len(records),
+        "scored": sum(r.status == "scored" for r in records),
+        "skipped": sum(r.status == "skipped" for r in records),
+        "failed": sum(r.status == "failed" for r in records),
+        "mean": None if pd.isna(overall["mean"]) else round(float(overall["mean"]), 6),
+        "ci_low": None if pd.isna(overall["ci_low"]) else round(float(overall["ci_low"]), 6),
+        "ci_high": None if pd.isna(overall["ci_high"]) else round(float(overall["ci_high"]), 6),
+    }
+
+
+def draw_plots(df: pd.DataFrame, tables: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
+    paths = plots.score_vs_length(table(df, ["category", "target_tokens"]), out_dir)
+    paths += plots.score_by_placement(tables["placement"], out_dir)
+    paths += plots.length_density_heatmap(tables["length_x_setting"], out_dir)
+    paths += plots.recall_vs_score(df, out_dir)
+    return paths
+
+
+def write_report(
+    paths: list[Path], out: Path, *, scorer: str = "match", n_boot: int = N_BOOT, seed: int = SEED
+) -> dict[str, Any]:
+    runs = load_runs(paths, scorer)
+    df = frame(runs)
+    tables = all_tables(df, n_boot=n_boot, seed=seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (staging / "tables").mkdir()
+        for name, t in tables.items():
+            t.to_csv(staging / "tables" / f"{name}.csv", index=False, float_format="%.6g")
+        figures = draw_plots(df, tables, staging / "plots")
+        summaries = [run_summary(run, n_boot=n_boot, seed=seed) for run in runs]
+        summary = {
+            "holobench_version": __version__,
+            "scorer": scorer,
+            "bootstrap": {"resamples": n_boot, "seed": seed, "unit": "query", "interval": "95% percentile"},
+            "runs": summaries,
+        }
+        (staging / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        (staging / "report.md").write_text(_markdown(summaries, tables, figures), encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return summary
+
+
+def _markdown(summaries: list[dict[str, Any]], tables: dict[str, pd.DataFrame], figures: list[Path]) -> str:
+    lines = [
+        "# HoloBench report",
+        "",
+        f"holobench {__version__}. Scores are the paper's recall-oriented accuracy "
+        "((exact + 0.5 x partial) / judged gold rows); intervals are 95% bootstrap intervals over queries. "
+        "Skipped and failed predictions are counted apart and never averaged in.",
+        "",
+        "## Runs",
+        "",
+        markdown_table(pd.DataFrame(summaries)[list(_RUN_COLUMNS)]),
+        "",
+    ]
+    titles = {
+        "overall": "Overall",
+        "length": "By context length",
+        "setting": "By information setting",
+        "placement": "By placement",
+        "category": "By category",
+        "database": "By database",
+        "length_x_setting": "By length x setting",
+        "precision": "Precision (share of answer items that match a gold row)",
+        "retrieval_recall": "RAG retrieval recall of relevant rows",
+    }
+    for name, t in tables.items():
+        lines += [f"## {titles.get(name, name)}", "", markdown_table(t), "", f"CSV: `tables/{name}.csv`", ""]
+    pngs = [f for f in figures if f.suffix == ".png"]
+    if pngs:
+        lines += ["## Plots", ""]
+        lines += [f"![{p.stem}](plots/{p.name})" for p in pngs]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,369 @@
+"""The deterministic ``match`` scorer: final-answer extraction, value normalisation, row labels.
+
+Rules, in the order they apply (the README lists them for users):
+
+1. Reasoning blocks (``<think>``...) never count.  The final answer is the text after the last
+   "Final answer:"; for the ``structured`` prompt, the last JSON code block comes first.  With
+   neither, the whole reply is the answer.
+2. The answer is cut into *items*: JSON rows, markdown-table rows, list lines, other lines; a line
+   that names several gold rows is cut further at ``;``, ``,`` and ``and`` (never inside a gold
+   value such as ``"Santana, Carlos"``, nor inside ``1,297``).
+3. A gold row is Exact when all its non-null cells are found in one item, Partial when some are,
+   No otherwise.  In a Ranking question, Exact rows given out of the gold order (outside the
+   longest in-order run) become Partial.
+4. Empty gold: one label, Exact when the answer says there is none, else No.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from holobench.prompts import split_reasoning
+from holobench.scoring.records import MAX_JUDGED_ROWS, Label
+from holobench.scoring.values import (
+    Number,
+    dates_in,
+    normalize_text,
+    number_matches,
+    numbers_in,
+    parse_iso,
+    parse_number,
+    times_in,
+)
+from holobench.types import Category
+
+DEFAULT_REL_TOL = 0.01
+#: Rows beyond this are not matched at all: they cannot be labelled and only feed precision.
+MAX_MATCHED_ROWS = 1000
+
+_MARKER = re.compile(r"final\s+answer\s*[:：]", re.IGNORECASE)
+_JSON_BLOCK = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+_BULLET = re.compile(r"^\s*(?:[-*\u2022\u2023\u25e6]|\(?\d{1,3}[.)]|#\d{1,3}[.:)]?)\s+")
+_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_NONE_PHRASES = re.compile(
+    r"^\s*(?:\[\s*\]|no answer|none|nothing|n/?a|null|no such \w+|no results?|no rows?|no matches?)\W*$"
+    r"|\b(?:there (?:is|are|were|was) no(?:ne)?\b|no (?:such|matching)\b|none of the\b|does not contain enough"
+    r"|not enough information|cannot be determined|no (?:rows?|results?|records?|items?|entries)\b"
+    r"|no \w+ (?:meets?|satisf(?:y|ies)|match(?:es)?|qualif(?:y|ies))\b)",
+    re.IGNORECASE,
+)
+_PLACEHOLDER = "\x00"
+_SEMICOLON = re.compile(";")
+# "," between clauses, never inside 1,297; "and" and "&" between words
+_CLAUSE = re.compile(r"(?<!\d),|,(?!\d{3}\b)|\s+and\s+|\s+&\s+")
+
+
+@dataclass
+class Answer:
+    """What the scorer reads from a reply: the final-answer text and its items."""
+
+    text: str
+    items: list[str]
+    structured: bool = False
+
+
+@dataclass
+class _Item:
+    text: str
+    norm: str
+    numbers: list[Number]
+    dates: set[date] = field(default_factory=set)
+    times: set[tuple[int, int, int]] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, text: str) -> _Item:
+        return cls(text, f" {normalize_text(text)} ", numbers_in(text), dates_in(text), times_in(text))
+
+
+def _json_rows(block: str) -> list[str] | None:
+    try:
+        data = json.loads(block)
+    except ValueError:
+        return None
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        return [json.dumps(data)] if data is not None else None
+    items = []
+    for row in data:
+        cells = list(row.values()) if isinstance(row, dict) else row if isinstance(row, list) else [row]
+        items.append(" | ".join("" if c is None else str(c) for c in cells))
+    return items
+
+
+def extract_answer(response: str, prompt: str = "cot") -> Answer:
+    """Pull the final answer out of a reply; see the module docstring for the order of rules."""
+    _, text = split_reasoning(response or "")
+    if prompt == "structured":
+        blocks = _JSON_BLOCK.findall(text)
+        if blocks:
+            rows = _json_rows(blocks[-1].strip())
+            if rows is not None:
+                return Answer(blocks[-1].strip(), rows, structured=True)
+    markers = list(_MARKER.finditer(text))
+    if markers:
+        text = text[markers[-1].end() :].strip()
+    elif prompt != "structured":
+        blocks = _JSON_BLOCK.findall(text)
+        rows = _json_rows(blocks[-1].strip()) if blocks else None
+        if rows is not None:
+            return Answer(blocks[-1].strip(), rows, structured=True)
+    stripped = text.strip().strip("`").strip()
+    if stripped.startswith("["):
+        rows = _json_rows(stripped)
+        if rows is not None:
+            return Answer(stripped, rows, structured=True)
+    return Answer(text.strip(), _lines(text))
+
+
+def _lines(text: str) -> list[str]:
+    """Table rows or list lines when the answer has them (their lead-in lines are not items)."""
+    table: list[str] = []
+    listed: list[str] = []
+    plain: list[str] = []
+    lines = [line for line in text.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("|") or (stripped.count("|") >= 2 and _is_table(lines, i)):
+            if _TABLE_SEPARATOR.match(stripped):
+                continue
+            nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            if _TABLE_SEPARATOR.match(nxt):
+                continue  # the header row
+            table.append(" | ".join(c.strip() for c in stripped.strip("|").split("|")))
+        elif _BULLET.match(line):
+            listed.append(_BULLET.sub("", line, count=1).strip())
+        else:
+            plain.append(stripped)
+    if table or listed:
+        return table + listed
+    return plain
+
+
+def _is_table(lines: list[str], i: int) -> bool:
+    return any(_TABLE_SEPARATOR.match(line.strip()) for line in lines[max(0, i - 2) : i + 3])
+
+
+def says_none(answer: Answer) -> bool:
+    if answer.structured:
+        return not answer.items
+    return bool(answer.text) and bool(_NONE_PHRASES.search(answer.text))
+
+
+class _Cell:
+    """One gold cell, prepared once so matching against many items stays cheap."""
+
+    def __init__(self, value: Any, rel_tol: float) -> None:
+        self.value = value
+        self.rel_tol = rel_tol
+        self.number: float | None = None
+        self.exact = False
+        self.norm = ""
+        self.when: tuple[date, tuple[int, int, int] | None] | None = None
+        self.boolean: bool | None = None
+        if isinstance(value, bool):
+            self.boolean = value
+        elif isinstance(value, int):
+            self.number, self.exact = float(value), True
+        elif isinstance(value, float):
+            self.number = value
+        elif isinstance(value, str):
+            self.when = parse_iso(value)
+            if self.when is None:
+                self.number = parse_number(value)
+                if self.number is not None:
+                    self.exact = re.fullmatch(r"\s*[-+]?\d+\s*", value) is not None
+            self.norm = normalize_text(value)
+        elif value is not None:
+            self.norm = normalize_text(str(value))
+
+    @property
+    def ignored(self) -> bool:
+        return self.value is None
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """Equal for cells that read as the same value (``0`` and ``0.0``, ``"Rock"`` and ``"ROCK"``)."""
+        if self.when is not None:
+            return ("date", self.when)
+        if self.number is not None:
+            return ("number", self.number)
+        if self.boolean is not None:
+            return ("bool", self.boolean)
+        return ("text", self.norm)
+
+    @property
+    def names(self) -> bool:
+        """Text and dates say which record a clause is about; numbers and booleans do not."""
+        return self.when is not None or (self.number is None and self.boolean is None and bool(self.norm))
+
+    def found_in(self, item: _Item) -> bool:
+        if self.boolean is not None:
+            words = set(item.norm.split())
+            return bool(words & ({"true", "yes"} if self.boolean else {"false", "no"}))
+        if self.when is not None:
+            day, clock = self.when
+            if day not in item.dates:
+                return False
+            return clock is None or clock == (0, 0, 0) or clock in item.times
+        if self.number is not None:
+            if number_matches(self.number, self.exact, item.numbers, self.rel_tol):
+                return True
+            if not self.norm or not isinstance(self.value, str):
+                return False
+        if not self.norm:
+            return isinstance(self.value, str) and self.value.strip().casefold() in item.text.casefold()
+        return f" {self.norm} " in item.norm
+
+
+@dataclass
+class MatchResult:
+    labels: list[Label]
+    gold_rows: int
+    answer: Answer
+    matched_items: int
+
+    @property
+    def precision(self) -> float | None:
+        if not self.answer.items:
+            return None
+        return self.matched_items / len(self.answer.items)
+
+
+def _split_clauses(line: str, protected: Sequence[str]) -> list[str]:
+    mask = list(line)
+    for value in protected:
+        for m in re.finditer(re.escape(value), line, re.IGNORECASE):
+            mask[m.start() : m.end()] = _PLACEHOLDER * (m.end() - m.start())
+    masked = "".join(mask)
+    separator = _SEMICOLON if ";" in masked else _CLAUSE
+    pieces, start = [], 0
+    for m in separator.finditer(masked):
+        pieces.append(line[start : m.start()])
+        start = m.end()
+    pieces.append(line[start:])
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def match(
+    gold_rows: Sequence[Sequence[Any]],
+    response: str | None,
+    *,
+    prompt: str = "cot",
+    categories: Sequence[Category | str] = (),
+    rel_tol: float = DEFAULT_REL_TOL,
+) -> MatchResult:
+    """Label each judged gold row of one prediction."""
+    answer = extract_answer(response or "", prompt)
+    if not gold_rows:
+        none = says_none(answer)
+        return MatchResult([Label.EXACT if none else Label.NO], 0, answer, len(answer.items) if none else 0)
+    rows = [[_Cell(v, rel_tol) for v in row] for row in gold_rows[:MAX_MATCHED_ROWS]]
+    if says_none(answer) and not answer.items[1:]:
+        n = min(len(gold_rows), MAX_JUDGED_ROWS)
+        return MatchResult([Label.NO] * n, len(gold_rows), answer, 0)
+
+    texts = answer.items if answer.structured else _split_items(answer.items, gold_rows, rows)
+    answer.items = texts
+    items = [_Item.of(t) for t in texts]
+    found = [[[c.found_in(item) for c in row] for item in items] for row in rows]
+
+    # Exact rows first; an item that fully answers one row gives no partial credit to another
+    # ("Dee Gordon .333" says nothing about Harper's .330).
+    wanted = [[i for i, c in enumerate(row) if not c.ignored] for row in rows]
+    hits = [[sum(found[r][j][i] for i in wanted[r]) for j in range(len(items))] for r in range(len(rows))]
+    exact_item: list[int | None] = []
+    last, used = -1, set()
+    for r in range(len(rows)):
+        full = [j for j, h in enumerate(hits[r]) if wanted[r] and h == len(wanted[r])]
+        # In gold order, take the first fitting item at or after the previous row's, unused if
+        # possible: repeated values (two rows "Aaaa") then land on their own items, in order.
+        pick = next(
+            (j for j in full if j >= last and j not in used),
+            next((j for j in full if j not in used), full[0] if full else None),
+        )
+        exact_item.append(pick)
+        if pick is not None:
+            last = pick
+            used.add(pick)
+    claimed = {j for j in exact_item if j is not None}
+    labels: list[Label] = []
+    matched: set[int] = set(claimed)
+    for r in range(len(rows)):
+        if not wanted[r]:  # an all-null row: the answer must say so
+            labels.append(Label.EXACT if any(" null " in it.norm or " none " in it.norm for it in items) else Label.NO)
+        elif exact_item[r] is not None:
+            labels.append(Label.EXACT)
+        else:
+            free = [(h, j) for j, h in enumerate(hits[r]) if j not in claimed and h]
+            if free:
+                matched.add(max(free, key=lambda x: (x[0], -x[1]))[1])
+            labels.append(Label.PARTIAL if free else Label.NO)
+    best_item = exact_item
+    labels = labels[:MAX_JUDGED_ROWS]
+    if Category.RANKING in {Category(c) for c in categories} and len(gold_rows) > 1:
+        labels = _order_penalty(labels, best_item[: len(labels)])
+    return MatchResult(labels, len(gold_rows), answer, len(matched))
+
+
+def _split_items(lines: list[str], gold_rows: Sequence[Sequence[Any]], rows: list[list[_Cell]]) -> list[str]:
+    """Cut a line into clauses when it names two or more gold rows.
+
+    A row is *named* by a value no other gold row has: any value when rows have one cell, else a
+    text or date value (numbers are too easily shared to say which record a clause is about, and
+    cutting a "Rock, 1297" line apart would break the row it holds).
+    """
+    if len(rows) < 2:
+        return lines
+    single = all(len([c for c in row if not c.ignored]) <= 1 for row in rows)
+    counts = Counter(c.key for row in rows for c in {c.key: c for c in row}.values())
+    naming = [[c for c in row if not c.ignored and counts[c.key] == 1 and (single or c.names)] for row in rows]
+    protected = sorted(
+        {v for row in gold_rows for v in row if isinstance(v, str) and re.search(r"[,;&]| and ", v)},
+        key=len,
+        reverse=True,
+    )
+    out: list[str] = []
+    for line in lines:
+        item = _Item.of(line)
+        named = 0
+        for cells in naming:
+            if any(c.found_in(item) for c in cells):
+                named += 1
+                if named >= 2:
+                    break
+        out.extend(_split_clauses(line, protected) if named >= 2 else [line])
+    return out
+
+
+def _order_penalty(labels: list[Label], positions: list[int | None]) -> list[Label]:
+    """Exact rows outside the longest run in gold order (non-decreasing item index) become Partial."""
+    exact = [(r, p) for r, p in enumerate(positions) if labels[r] is Label.EXACT and p is not None]
+    if len(exact) < 2:
+        return labels
+    # Longest non-decreasing subsequence of item positions, with back-pointers.
+    tails: list[int] = []
+    tail_idx: list[int] = []
+    parent = [-1] * len(exact)
+    for k, (_, p) in enumerate(exact):
+        i = bisect_right(tails, p)
+        if i == len(tails):
+            tails.append(p)
+            tail_idx.append(k)
+        else:
+            tails[i] = p
+            tail_idx[i] = k
+        parent[k] = tail_idx[i - 1] if i else -1
+    keep: set[int] = set()
+    k = tail_idx[-1]
+    while k >= 0:
+        keep.add(exact[k][0])
+        k = parent[k]
+    return [Label.PARTIAL if label is Label.EXACT and r not in keep else label for r, label in enumerate(labels)]

@@ -1,0 +1,72 @@
+"""Score records: one per (instance, prediction), the input to every report and leaderboard."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from holobench.types import Category, Placement
+
+#: The paper judges at most this many gold rows per instance, in the gold's deterministic order.
+MAX_JUDGED_ROWS = 50
+
+
+class Label(StrEnum):
+    EXACT = "exact"
+    PARTIAL = "partial"
+    NO = "no"
+
+
+#: A row's contribution to the recall-oriented score.
+LABEL_WEIGHT = {Label.EXACT: 1.0, Label.PARTIAL: 0.5, Label.NO: 0.0}
+
+ScoreStatus = Literal["scored", "skipped", "failed"]
+
+
+class ScoreRecord(BaseModel):
+    """The verdict on one prediction.
+
+    ``score`` is (exact + 0.5 * partial) / judged rows, the paper's accuracy; ``precision`` is the
+    share of answer items that match some gold row, which the paper does not report.  Skipped and
+    failed predictions keep ``score = None`` so no aggregate can fold them in as zeros.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    query_id: str
+    db_id: str
+    categories: tuple[Category, ...]
+    target_tokens: int
+    setting: Literal["amount", "density"]
+    level: float = Field(description="info_amount in tokens, or info_density as a fraction")
+    placement: Placement
+    backend: str
+    model: str
+    prompt: str
+    scorer: str
+    status: ScoreStatus
+    gold_rows: int = 0
+    labels: list[Label] = Field(default_factory=list)
+    score: float | None = None
+    precision: float | None = None
+    answer_items: int = 0
+    answer: str | None = None
+    retrieval_recall: float | None = None
+    reason: str | None = Field(default=None, description="why a prediction was skipped or failed")
+
+    @property
+    def exact(self) -> int:
+        return sum(label is Label.EXACT for label in self.labels)
+
+    @property
+    def partial(self) -> int:
+        return sum(label is Label.PARTIAL for label in self.labels)
+
+
+def score_of(labels: list[Label]) -> float:
+    if not labels:
+        raise ValueError("no judged rows")
+    return sum(LABEL_WEIGHT[label] for label in labels) / len(labels)

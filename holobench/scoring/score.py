@@ -1,0 +1,206 @@
+"""Scoring a run: instances + predictions -> score records and a summary, never calling the model.
+
+Records go to ``<out>/scores.jsonl`` (one per prediction, in instance order) and the totals to
+``<out>/summary.json``; both are written to a temporary name first, so a crash leaves either the
+previous scores or the new ones.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+from holobench._io import atomic_write_text
+from holobench.errors import HoloBenchError
+from holobench.runner import Journal, Prediction, file_hash, read_instances
+from holobench.scoring.match import DEFAULT_REL_TOL, match
+from holobench.scoring.records import MAX_JUDGED_ROWS, Label, ScoreRecord, score_of
+from holobench.types import Instance
+
+SCORES_FILE = "scores.jsonl"
+SUMMARY_FILE = "summary.json"
+
+
+def load_predictions(path: Path) -> tuple[dict[str, Prediction], dict[str, Any]]:
+    """Predictions from a run folder (with its manifest) or a bare predictions.jsonl."""
+    journal = path / "predictions.jsonl" if path.is_dir() else path
+    if not journal.is_file():
+        raise HoloBenchError(f"{path}: no predictions.jsonl here; pass a run folder from 'holobench run' or the file")
+    manifest: dict[str, Any] = {}
+    manifest_path = journal.parent / "manifest.json"
+    if manifest_path.is_file():
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise HoloBenchError(
+                f"{manifest_path}: not JSON ({exc}); restore it or score the predictions file"
+            ) from exc
+    return Journal(journal).load(repair=False), manifest
+
+
+def default_out(predictions: Path, scorer: str) -> Path:
+    base = predictions if predictions.is_dir() else predictions.parent
+    return base / "scores" / scorer
+
+
+def base_record(instance: Instance, prediction: Prediction, scorer: str) -> ScoreRecord:
+    """The record's identity and grid coordinates, before any verdict."""
+    config = instance.config
+    recall = (prediction.retrieval or {}).get("recall")
+    return ScoreRecord(
+        id=instance.id,
+        query_id=instance.query_id,
+        db_id=instance.db_id,
+        categories=instance.categories,
+        target_tokens=config.target_tokens,
+        setting="amount" if config.info_amount is not None else "density",
+        level=float(config.info_amount if config.info_amount is not None else config.info_density or 0.0),
+        placement=config.placement,
+        backend=prediction.backend,
+        model=prediction.model,
+        prompt=prediction.prompt,
+        scorer=scorer,
+        status="scored",
+        gold_rows=len(instance.gold.rows),
+        retrieval_recall=float(recall) if isinstance(recall, int | float) else None,
+    )
+
+
+def unscorable(record: ScoreRecord, prediction: Prediction) -> ScoreRecord | None:
+    """Skipped and failed predictions are kept apart with their reason, never scored as zero."""
+    if prediction.status == "skipped":
+        return record.model_copy(update={"status": "skipped", "reason": prediction.skip_reason or "skipped"})
+    if prediction.status == "error":
+        return record.model_copy(update={"status": "failed", "reason": prediction.error or "request failed"})
+    return None
+
+
+def judged_count(gold_rows: int) -> int:
+    return max(1, min(gold_rows, MAX_JUDGED_ROWS))
+
+
+def match_record(instance: Instance, prediction: Prediction, rel_tol: float = DEFAULT_REL_TOL) -> ScoreRecord:
+    record = base_record(instance, prediction, "match")
+    held = unscorable(record, prediction)
+    if held is not None:
+        return held
+    result = match(
+        instance.gold.rows,
+        prediction.response,
+        prompt=prediction.prompt,
+        categories=instance.categories,
+        rel_tol=rel_tol,
+    )
+    return record.model_copy(
+        update={
+            "labels": result.labels,
+            "score": score_of(result.labels),
+            "precision": result.precision,
+            "answer_items": len(result.answer.items),
+            "answer": result.answer.text,
+        }
+    )
+
+
+def pair(instances: Path, predictions: dict[str, Prediction]) -> Iterable[tuple[Instance, Prediction]]:
+    """Instances that have a prediction, in the instances file's order."""
+    wanted = set(predictions)
+    seen: set[str] = set()
+    for instance in read_instances(instances, skip=lambda i: i not in wanted):
+        seen.add(instance.id)
+        yield instance, predictions[instance.id]
+    stray = sorted(wanted - seen)
+    if stray:
+        raise HoloBenchError(
+            f"{instances}: has no instance {stray[0]!r} (and {len(stray) - 1} more predicted ids); "
+            "score with the instances file the run used"
+        )
+
+
+def check_instances(instances: Path, manifest: dict[str, Any]) -> None:
+    expected = manifest.get("instances_sha256")
+    if expected and file_hash(instances) != expected:
+        raise HoloBenchError(
+            f"{instances}: not the instances file this run used (its sha256 differs from the run manifest's); "
+            f"pass {manifest.get('instances', 'the original file')}"
+        )
+
+
+def summarize(records: list[ScoreRecord], missing: int = 0) -> dict[str, Any]:
+    scored = [r for r in records if r.status == "scored"]
+    status = Counter(r.status for r in records)
+    labels = Counter(label.value for r in scored for label in r.labels)
+    precision = [r.precision for r in scored if r.precision is not None]
+    by_category: dict[str, list[float]] = {}
+    for r in scored:
+        for c in r.categories:
+            by_category.setdefault(c.value, []).append(r.score or 0.0)
+    first = records[0] if records else None
+    return {
+        "scorer": first.scorer if first else None,
+        "backend": first.backend if first else None,
+        "model": first.model if first else None,
+        "prompt": first.prompt if first else None,
+        "instances": len(records) + missing,
+        "scored": status["scored"],
+        "skipped": status["skipped"],
+        "failed": status["failed"],
+        "missing": missing,
+        "mean_score": round(fmean(r.score or 0.0 for r in scored), 6) if scored else None,
+        "mean_precision": round(fmean(precision), 6) if precision else None,
+        "labels": {label.value: labels[label.value] for label in Label},
+        "by_category": {c: round(fmean(v), 6) for c, v in sorted(by_category.items())},
+        "skip_reasons": dict(Counter(r.reason or "" for r in records if r.status == "skipped")),
+    }
+
+
+def write_scores(out: Path, records: list[ScoreRecord], summary: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / SCORES_FILE, "".join(r.model_dump_json() + "\n" for r in records))
+    atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2, sort_keys=True) + "\n")
+
+
+def read_scores(path: Path) -> list[ScoreRecord]:
+    """Score records from a score folder or a scores.jsonl; a bad line names its number."""
+    file = path / SCORES_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise HoloBenchError(f"{path}: no {SCORES_FILE}; run 'holobench score' on the run first")
+    records = []
+    with file.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if line.strip():
+                try:
+                    records.append(ScoreRecord.model_validate_json(line))
+                except ValueError as exc:
+                    raise HoloBenchError(f"{file}:{number}: not a score record ({str(exc).splitlines()[0]})") from exc
+    return records
+
+
+def score_match(
+    instances: Path,
+    predictions: Path,
+    out: Path | None = None,
+    *,
+    rel_tol: float = DEFAULT_REL_TOL,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Score a run with the deterministic scorer and write records and summary."""
+    found, manifest = load_predictions(predictions)
+    check_instances(instances, manifest)
+    records = []
+    for n, (instance, prediction) in enumerate(pair(instances, found), start=1):
+        records.append(match_record(instance, prediction, rel_tol))
+        if progress is not None:
+            progress(n, len(found))
+    summary = summarize(records, missing=count_ids(instances) - len(records))
+    write_scores(out or default_out(predictions, "match"), records, summary)
+    return summary
+
+
+def count_ids(instances: Path) -> int:
+    with instances.open(encoding="utf-8") as fh:
+        return sum(1 for line in fh if line.strip())

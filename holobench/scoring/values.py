@@ -1,0 +1,213 @@
+"""Reading values out of free text: numbers in their many formats, dates, times and normalised words.
+
+The scorer compares gold cells with what a model wrote, so every reading here errs towards what a
+careful human grader would accept (``$1,297.00`` is 1297, ``5 Jan 2013`` is 2013-01-05) without
+accepting a different value (a count that is off by one is wrong).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+_NUMBER = re.compile(
+    r"""
+    (?<![\w.])                                  # not glued to a word or another number
+    (?P<sign>[-\u2212+])?
+    (?:[$\u20ac\u00a3\u00a5]\s?)?               # currency symbol
+    (?P<int>\d{1,3}(?:,\d{3})+|\d+)            # 1,297 or 1297
+    (?P<frac>\.\d+)?
+    (?P<exp>[eE][-+]?\d+)?
+    (?P<pct>\s?%)?
+    (?![\w])
+    """,
+    re.VERBOSE,
+)
+# A number written with a leading dot (".5"), which the main pattern does not read.
+_BARE_FRACTION = re.compile(r"(?<![\w.])(?P<sign>-)?\.(?P<frac>\d+)(?P<pct>\s?%)?(?![\w])")
+
+_WORDS = {
+    "zero": 0,
+    "none": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
+_NUMBER_WORD = re.compile(r"\b(" + "|".join(_WORDS) + r")\b", re.IGNORECASE)
+
+_MONTHS = {
+    name: i
+    for i, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DATE_PATTERNS = [
+    re.compile(r"\b(?P<year>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<day>\d{1,2})(?!\d)"),
+    re.compile(r"\b" + _MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>\d{4})\b", re.IGNORECASE),
+    re.compile(r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r",?\s+(?P<year>\d{4})\b", re.IGNORECASE),
+    re.compile(r"\b(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<year>\d{4})\b"),
+]
+_TIME = re.compile(r"(?<!\d)(?P<h>\d{1,2}):(?P<min>\d{2})(?::(?P<s>\d{2}))?\s*(?P<ampm>[ap]\.?m\.?)?", re.IGNORECASE)
+_ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*$")
+
+
+_APOSTROPHES = frozenset("'\u2019\u02bc`")
+
+
+@dataclass(frozen=True)
+class Number:
+    value: float
+    decimals: int  # digits shown after the decimal point
+    percent: bool
+
+
+def normalize_text(text: str) -> str:
+    """Casefolded words without accents or punctuation: ``"Zé's  AC/DC"`` -> ``"ze s ac dc"``."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c) and c not in _APOSTROPHES)
+    words = re.sub(r"[\W_]+", " ", stripped.casefold())
+    return " ".join(words.split())
+
+
+def numbers_in(text: str) -> list[Number]:
+    """Every number written in ``text``, digits or small number words."""
+    found: list[Number] = []
+    for m in _NUMBER.finditer(text):
+        digits = m.group("int").replace(",", "") + (m.group("frac") or "") + (m.group("exp") or "")
+        try:
+            value = float(digits)
+        except ValueError:  # pragma: no cover - the pattern only admits valid numbers
+            continue
+        if m.group("sign") in ("-", "\u2212"):
+            value = -value
+        decimals = len(m.group("frac") or ".") - 1
+        if m.group("exp"):
+            decimals = max(0, decimals - int(m.group("exp")[1:]))
+        found.append(Number(value, decimals, bool(m.group("pct"))))
+    for m in _BARE_FRACTION.finditer(text):
+        value = float("0." + m.group("frac")) * (-1 if m.group("sign") else 1)
+        found.append(Number(value, len(m.group("frac")), bool(m.group("pct"))))
+    for m in _NUMBER_WORD.finditer(text):
+        found.append(Number(float(_WORDS[m.group(1).lower()]), 0, False))
+    return found
+
+
+def parse_number(text: str) -> float | None:
+    """The value of a cell that is a number written as text (``"2013"``, ``"12.50"``), else None."""
+    stripped = text.strip()
+    if not re.fullmatch(r"[-+]?\d+(\.\d+)?([eE][-+]?\d+)?", stripped):
+        return None
+    return float(stripped)
+
+
+def parse_iso(text: str) -> tuple[date, tuple[int, int, int] | None] | None:
+    """A gold cell that is an ISO date or timestamp: (date, (h, m, s) or None)."""
+    m = _ISO_DATE.match(text)
+    if not m:
+        return None
+    try:
+        day = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+    if m.group(4) is None:
+        return day, None
+    return day, (int(m.group(4)), int(m.group(5)), int(m.group(6) or 0))
+
+
+def _date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def dates_in(text: str) -> set[date]:
+    """Dates written as ISO, ``January 5, 2013``, ``5 Jan 2013`` or ``01/05/2013`` (both readings)."""
+    found: set[date] = set()
+    for pattern in _DATE_PATTERNS:
+        for m in pattern.finditer(text):
+            groups = m.groupdict()
+            year = int(groups["year"])
+            candidates: list[date | None]
+            if groups.get("month"):
+                candidates = [_date(year, _MONTHS[groups["month"].lower()], int(groups["day"]))]
+            elif groups.get("m"):
+                candidates = [_date(year, int(groups["m"]), int(groups["day"]))]
+            else:
+                a, b = int(groups["a"]), int(groups["b"])
+                candidates = [_date(year, a, b), _date(year, b, a)]
+            found.update(d for d in candidates if d is not None)
+    return found
+
+
+def times_in(text: str) -> set[tuple[int, int, int]]:
+    found: set[tuple[int, int, int]] = set()
+    for m in _TIME.finditer(text):
+        hour, minute, second = int(m.group("h")), int(m.group("min")), int(m.group("s") or 0)
+        ampm = (m.group("ampm") or "").lower().replace(".", "")
+        if ampm == "pm" and hour < 12:
+            hour += 12
+        elif ampm == "am" and hour == 12:
+            hour = 0
+        if hour < 24 and minute < 60 and second < 60:
+            found.add((hour, minute, second))
+    return found
+
+
+def number_matches(gold: float, exact: bool, candidates: list[Number], rel_tol: float) -> bool:
+    """Integers must be equal; other numbers agree within ``rel_tol`` or to the decimals shown."""
+    for n in candidates:
+        for value in (n.value, n.value / 100) if n.percent else (n.value,):
+            if exact:
+                if value == gold:
+                    return True
+                continue
+            if math.isclose(value, gold, rel_tol=rel_tol, abs_tol=1e-9):
+                return True
+            decimals = n.decimals if not (n.percent and value != n.value) else n.decimals + 2
+            if n.decimals >= 1 and abs(value - gold) <= 0.5 * 10**-decimals + 1e-12:
+                return True
+    return False

@@ -1,0 +1,289 @@
+"""The deterministic ``match`` scorer: one test per rule, invariants, and the hand-labelled calibration set."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from holobench.scoring.compare import agreement, cohen_kappa
+from holobench.scoring.match import extract_answer, match
+from holobench.scoring.records import MAX_JUDGED_ROWS, Label
+from holobench.scoring.values import dates_in, normalize_text, numbers_in
+
+CALIBRATION = Path(__file__).parent / "fixtures" / "scoring" / "calibration.yaml"
+E, P, N = Label.EXACT, Label.PARTIAL, Label.NO
+
+
+def labels(gold: list[list[Any]], response: str, **kw: Any) -> list[Label]:
+    return match(gold, response, **kw).labels
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def test_final_answer_marker_last_one_wins_and_reasoning_never_counts() -> None:
+    reply = "<think>It is 12.</think>Counting... 12 rows. Final answer: 11\nHmm, no.\nFinal answer: 13"
+    assert extract_answer(reply).text == "13"
+    assert labels([[12]], reply) == [N]
+    assert labels([[13]], reply) == [E]
+
+
+def test_unclosed_think_is_all_reasoning() -> None:
+    assert labels([[7]], "<think>the answer is 7 because") == [N]
+
+
+def test_structured_json_block_is_the_answer() -> None:
+    reply = 'Rock has 3.\n```json\n[["Rock", 1297], ["Latin", 579]]\n```\nThat is all.'
+    answer = extract_answer(reply, "structured")
+    assert answer.structured and answer.items == ["Rock | 1297", "Latin | 579"]
+    assert labels([["Rock", 1297], ["Latin", 579]], reply, prompt="structured") == [E, E]
+
+
+def test_broken_json_falls_back_to_the_marker() -> None:
+    reply = '```json\n[["Rock", 12\n```\nFinal answer: Rock 1297'
+    assert labels([["Rock", 1297]], reply, prompt="structured") == [E]
+
+
+def test_markdown_table_header_and_rule_are_not_items() -> None:
+    reply = "Final answer:\n| genre | tracks |\n|---|---:|\n| Rock | 1,297 |\n| Latin | 579 |"
+    result = match([["Rock", 1297], ["Latin", 579]], reply)
+    assert result.labels == [E, E]
+    assert result.answer.items == ["Rock | 1,297", "Latin | 579"]
+    assert result.precision == 1.0
+
+
+def test_list_lead_in_line_is_not_an_item() -> None:
+    result = match([["Rock", 1297]], "Final answer: The genres are:\n1. Rock: 1297\n2. Pop: 12")
+    assert result.answer.items == ["Rock: 1297", "Pop: 12"]
+    assert result.labels == [E]
+    assert result.precision == 0.5
+
+
+# --------------------------------------------------------------------------- items and attribution
+
+
+def test_cells_must_be_found_in_one_item() -> None:
+    # Rock's number is given to Latin: both rows are partial, not exact.
+    assert labels([["Rock", 1297], ["Latin", 579]], "Final answer: Rock 579; Latin 1297") == [P, P]
+    assert labels([["Rock", 1297], ["Latin", 579]], "Final answer: Rock with 1,297, Latin with 579 and Pop with 3") == [
+        E,
+        E,
+    ]
+
+
+def test_values_in_other_rows_items_give_no_partial_credit() -> None:
+    gold = [["Dee Gordon", 0.333], ["Bryce Harper", 0.33]]
+    assert labels(gold, "Final answer:\n- Dee Gordon .333") == [E, N]
+
+
+def test_gold_values_with_commas_are_not_split() -> None:
+    gold = [["Santana, Carlos", 3], ["Bob", 2]]
+    assert labels(gold, "Final answer: Santana, Carlos: 3, Bob: 2") == [E, E]
+
+
+def test_thousands_separator_is_not_a_clause_break() -> None:
+    assert labels([["Rock", 1297], ["Latin", 579]], "Final answer: Rock 1,297, Latin 579") == [E, E]
+
+
+def test_ranking_out_of_order_is_partial_but_other_categories_ignore_order() -> None:
+    gold = [["Rock", 1297], ["Latin", 579], ["Metal", 374]]
+    reply = "Final answer:\n1. Rock 1297\n2. Metal 374\n3. Latin 579"
+    assert labels(gold, reply, categories=["Ranking"]).count(P) == 1
+    assert labels(gold, reply, categories=["Aggregation"]) == [E, E, E]
+
+
+def test_only_the_first_fifty_rows_are_judged() -> None:
+    gold = [[f"name{i}", i] for i in range(80)]
+    reply = "Final answer:\n" + "\n".join(f"- name{i}: {i}" for i in range(80))
+    result = match(gold, reply)
+    assert len(result.labels) == MAX_JUDGED_ROWS and set(result.labels) == {E}
+    assert result.gold_rows == 80
+
+
+# --------------------------------------------------------------------------- values
+
+
+@pytest.mark.parametrize(
+    ("gold", "written", "ok"),
+    [
+        (1297, "1,297", True),
+        (1297, "$1,297.00", True),
+        (1297, "1297.0", True),
+        (1200, "1.2e3", True),
+        (1297, "1296", False),  # integers must be equal
+        (1297, "about 1.3 thousand", False),
+        (3, "three", True),
+        (-42, "−42", True),
+        (-42, "42", False),
+        (3.14159, "3.14", True),
+        (3.14159, "3.1", True),
+        (3.4, "3", False),  # rounding to a whole number is not the value
+        (100.0, "100.9", True),  # within 1%
+        (100.0, "102", False),
+        (0.125, "12.5%", True),
+        (12.5, "12.5%", True),
+        (0.5, ".5", True),
+        ("2013", "in 2013", True),
+        ("12.50", "12.5", True),
+    ],
+)
+def test_numbers(gold: Any, written: str, ok: bool) -> None:
+    assert labels([[gold]], f"Final answer: {written}") == ([E] if ok else [N])
+
+
+@pytest.mark.parametrize(
+    ("gold", "written", "ok"),
+    [
+        ("AC/DC", "ac dc", True),
+        ("Zé Ramalho", "ZE RAMALHO", True),
+        ("Hugh O'Reilly", "Hugh OReilly", True),
+        ("Art", "Arthur", False),
+        ("New York", "new  york.", True),
+        ("2013-01-05", "January 5th, 2013", True),
+        ("2013-01-05", "5 Jan 2013", True),
+        ("2013-01-05", "01/05/2013", True),
+        ("2013-01-05", "2013-01-06", False),
+        ("2013-01-05 17:00:00", "2013-01-05 at 5:00 pm", True),
+        ("2013-01-05 17:00:00", "2013-01-05T17:00", True),
+        ("2013-01-05 17:00:00", "2013-01-05 16:00", False),
+        (True, "yes", True),
+        (False, "yes", False),
+    ],
+)
+def test_text_dates_booleans(gold: Any, written: str, ok: bool) -> None:
+    assert labels([[gold]], f"Final answer: {written}") == ([E] if ok else [N])
+
+
+def test_null_cells_are_ignored() -> None:
+    assert labels([["Rock", None]], "Final answer: Rock") == [E]
+
+
+def test_value_readers() -> None:
+    assert normalize_text("  Zé's  AC/DC ") == "zes ac dc"
+    assert [n.value for n in numbers_in("$1,297.50 and -3 and 12%")] == [1297.5, -3.0, 12.0]
+    assert len(dates_in("2013-02-30")) == 0  # not a date
+
+
+# --------------------------------------------------------------------------- empty gold and refusals
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("Final answer: No answer", E),
+        ("Final answer: None", E),
+        ("Final answer: There are no such customers.", E),
+        ("Final answer: Bob", N),
+        ("", N),
+    ],
+)
+def test_empty_gold(reply: str, expected: Label) -> None:
+    assert labels([], reply) == [expected]
+
+
+def test_empty_gold_structured() -> None:
+    assert labels([], "```json\n[]\n```", prompt="structured") == [E]
+    assert labels([], '```json\n[["Bob"]]\n```', prompt="structured") == [N]
+
+
+def test_no_answer_to_a_real_question_is_all_no() -> None:
+    assert labels([["Rock", 1], ["Pop", 2]], "Final answer: No answer") == [N, N]
+    assert labels([[1]], "") == [N]
+
+
+# --------------------------------------------------------------------------- invariants
+
+words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=8).filter(
+    lambda w: w not in {"and", "none", "null", "yes", "true", "false", "nan", "inf"} and not w.startswith("no")
+)
+cells = st.one_of(
+    words.map(str.capitalize),
+    st.integers(-(10**6), 10**6),
+    st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: round(x, 2)),
+)
+golds = st.lists(st.lists(cells, min_size=1, max_size=3), min_size=1, max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(golds, st.randoms(use_true_random=False))
+def test_a_faithful_answer_in_any_format_is_all_exact(gold: list[list[Any]], rnd: random.Random) -> None:
+    structured = "```json\n" + json.dumps(gold) + "\n```"
+    table = "Final answer:\n| " + " | ".join("c" for _ in gold[0]) + " |\n|" + "---|" * len(gold[0]) + "\n"
+    table += "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in gold)
+    bullets = "Final answer:\n" + "\n".join("- " + ", ".join(str(v) for v in row) for row in gold)
+    judged = min(len(gold), MAX_JUDGED_ROWS)
+    for reply, prompt in [(structured, "structured"), (table, "cot"), (bullets, "cot")]:
+        result = match(gold, reply, prompt=prompt, categories=["Ranking"])
+        assert result.labels == [E] * judged, reply
+    shuffled = gold[:]
+    rnd.shuffle(shuffled)
+    unordered = "Final answer:\n" + "\n".join("- " + " ".join(str(v) for v in row) for row in shuffled)
+    assert match(gold, unordered, categories=["Aggregation"]).labels == [E] * judged
+
+
+@settings(max_examples=150, deadline=None)
+@given(golds, st.text(max_size=200))
+def test_labels_and_scores_stay_in_range(gold: list[list[Any]], reply: str) -> None:
+    result = match(gold, reply, categories=["Ranking"])
+    assert len(result.labels) == min(len(gold), MAX_JUDGED_ROWS)
+    assert result.precision is None or 0.0 <= result.precision <= 1.0
+    assert labels(gold, "Final answer: No answer") == [N] * len(result.labels)
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def _label(value: Any) -> str:
+    # YAML 1.1 reads a bare `no` as false; the fixtures mean the label.
+    return "no" if value is False else str(value)
+
+
+def calibration_cases() -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = yaml.safe_load(CALIBRATION.read_text(encoding="utf-8"))
+    for case in cases:
+        case["labels"] = [_label(v) for v in case["labels"]]
+    return cases
+
+
+def test_calibration_set_is_well_formed() -> None:
+    cases = calibration_cases()
+    assert len(cases) >= 150
+    assert len({c["id"] for c in cases}) == len(cases)
+    categories = {cat for c in cases for cat in c["categories"]}
+    assert categories == {"Aggregation", "Comparison", "Ranking", "Join", "Max/Min"}
+    assert {c["prompt"] for c in cases} == {"cot", "direct", "structured"}
+    for c in cases:
+        assert len(c["labels"]) == max(1, min(len(c["gold"]["rows"]), MAX_JUDGED_ROWS)), c["id"]
+        assert set(c["labels"]) <= {"exact", "partial", "no"}, c["id"]
+    assert any(not c["gold"]["rows"] for c in cases)
+    assert any(len(c["gold"]["rows"]) > 10 for c in cases)
+
+
+def test_match_agrees_with_hand_labels_on_at_least_90_percent_of_rows() -> None:
+    pairs: list[tuple[Label, Label]] = []
+    wrong = []
+    for c in calibration_cases():
+        got = labels(c["gold"]["rows"], c["response"], prompt=c["prompt"], categories=c["categories"])
+        want = [Label(v) for v in c["labels"]]
+        pairs += list(zip(want, got, strict=True))
+        if got != want:
+            wrong.append(f"{c['id']}: want {[v.value for v in want]}, got {[v.value for v in got]}")
+    result = agreement(pairs)
+    assert result["agreement"] >= 0.90, "\n".join(wrong)
+    kappa = cohen_kappa(pairs)
+    assert kappa is not None and kappa >= 0.8, "\n".join(wrong)
+
+
+def test_cohen_kappa_known_values() -> None:
+    # Two raters, 50 items: textbook example with p_o = 0.7, p_e = 0.5 -> kappa 0.4.
+    pairs = [(E, E)] * 20 + [(E, N)] * 5 + [(N, E)] * 10 + [(N, N)] * 15
+    assert cohen_kappa(pairs) == pytest.approx(0.4)
+    assert cohen_kappa([(E, E)] * 3) is None
+    assert cohen_kappa([]) is None
