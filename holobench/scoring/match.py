@@ -49,6 +49,7 @@ _BULLET = re.compile(r"^\s*(?:[-*\u2022\u2023\u25e6]|\(?\d{1,3}[.)]|#\d{1,3}[.:)
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _NONE_PHRASES = re.compile(
     r"^\s*(?:\[\s*\]|no answer|none|nothing|n/?a|null|no such \w+|no results?|no rows?|no matches?)\W*$"
+    r"|^\s*(?:none|no answer|nothing|n/a)\b"
     r"|\b(?:there (?:is|are|were|was) no(?:ne)?\b|no (?:such|matching)\b|none of the\b|does not contain enough"
     r"|not enough information|cannot be determined|no (?:rows?|results?|records?|items?|entries)\b"
     r"|no \w+ (?:meets?|satisf(?:y|ies)|match(?:es)?|qualif(?:y|ies))\b)",

@@ -94,6 +94,24 @@ _TIME = re.compile(r"(?<!\d)(?P<h>\d{1,2}):(?P<min>\d{2})(?::(?P<s>\d{2}))?\s*(?
 _ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*$")
 
 
+# Letters that NFKD does not split into a base letter and a mark.
+_LETTERS = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ß": "ss",
+        "đ": "d",
+        "Đ": "D",
+        "ł": "l",
+        "Ł": "L",
+        "þ": "th",
+        "ı": "i",
+    }
+)
 _APOSTROPHES = frozenset("'\u2019\u02bc`")
 
 
@@ -106,7 +124,7 @@ class Number:
 
 def normalize_text(text: str) -> str:
     """Casefolded words without accents or punctuation: ``"Zé's  AC/DC"`` -> ``"ze s ac dc"``."""
-    decomposed = unicodedata.normalize("NFKD", text)
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LETTERS))
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c) and c not in _APOSTROPHES)
     words = re.sub(r"[\W_]+", " ", stripped.casefold())
     return " ".join(words.split())
