@@ -38,7 +38,8 @@ leaderboard_app = typer.Typer(help="The static leaderboard site.", no_args_is_he
 app.add_typer(submit_app, name="submit")
 app.add_typer(leaderboard_app, name="leaderboard")
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output (make bench, CI logs) gets room for whole tables instead of rich's 80 columns.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SourceOpt = Annotated[

@@ -63,7 +63,7 @@ def score_vs_length(by_category_length: pd.DataFrame, out_dir: Path) -> list[Pat
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("score")
     axes[0][0].legend(fontsize=7, loc="best")
-    fig.suptitle("Score vs. context length, by category (95% CI over queries)")
+    fig.suptitle("Score vs. context length by category (95% CI over queries)")
     return _save(fig, out_dir, "score_vs_length")
 
 
@@ -79,7 +79,7 @@ def score_by_placement(by_placement: pd.DataFrame, out_dir: Path) -> list[Path]:
     ax.set_xticks(x + width * (len(models) - 1) / 2, placements)
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("score")
-    ax.set_title("Score by placement of the relevant rows (95% CI)")
+    ax.set_title("Score by placement (95% CI)")
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, out_dir, "score_by_placement")
