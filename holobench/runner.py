@@ -19,7 +19,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,7 +32,7 @@ from holobench.cache import ResponseCache
 from holobench.errors import HoloBenchError
 from holobench.prompts import prompt_version, render_prompt, split_reasoning
 from holobench.tokenizers import get_tokenizer
-from holobench.types import Instance
+from holobench.types import Instance, InstanceConfig, LineSource
 
 Status = Literal["ok", "error", "skipped"]
 
@@ -103,10 +103,43 @@ def _leading_id(line: str) -> str | None:
     return line[7 : line.index('"', 7)] if line.startswith('{"id":"') else None
 
 
-def read_instances(path: Path, skip: Callable[[str], bool] | None = None) -> Iterator[Instance]:
+class PromptItem(BaseModel):
+    """The part of an instance record that a request needs.  The runner reads records as this:
+    the gold answer and the per-line provenance (thousands of objects at 64k tokens) are skipped
+    over by the JSON parser instead of being validated for every request."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    context: str
+    question: str
+    config: InstanceConfig
+
+
+class RunItem(PromptItem):
+    """A prompt item with its line provenance, for backends (RAG) that rebuild the context."""
+
+    lines: list[LineSource]
+
+
+RecordT = TypeVar("RecordT", bound=BaseModel)
+
+
+@overload
+def read_instances(path: Path, skip: Callable[[str], bool] | None = None) -> Iterator[Instance]: ...
+
+
+@overload
+def read_instances(path: Path, skip: Callable[[str], bool] | None, model: type[RecordT]) -> Iterator[RecordT]: ...
+
+
+def read_instances(
+    path: Path, skip: Callable[[str], bool] | None = None, model: type[BaseModel] = Instance
+) -> Iterator[BaseModel]:
     """Stream an instances file; a bad line is an error naming the file and line.
 
-    ``skip(id)`` drops records before they are parsed (resume and shards read big files).
+    ``skip(id)`` drops records before they are parsed (resume and shards read big files);
+    ``model`` reads each record as a lighter view (:class:`PromptItem`).
     """
     try:
         handle = path.open(encoding="utf-8")
@@ -120,10 +153,10 @@ def read_instances(path: Path, skip: Callable[[str], bool] | None = None) -> Ite
             if skip is not None and iid is not None and skip(iid):
                 continue
             try:
-                instance = Instance.model_validate_json(line)
+                instance = model.model_validate_json(line)
             except ValueError as exc:
                 raise HoloBenchError(f"{path}:{number}: not an instance record ({str(exc).splitlines()[0]})") from exc
-            if skip is None or not skip(instance.id):
+            if skip is None or not skip(getattr(instance, "id", "")):
                 yield instance
 
 
@@ -180,7 +213,10 @@ class JournalWriter:
         self._fh.close()
 
 
-def request_for(instance: Instance, config: RunConfig) -> ChatRequest:
+Item = Instance | PromptItem
+
+
+def request_for(instance: Item, config: RunConfig) -> ChatRequest:
     user = render_prompt(config.prompt, instance.context, instance.question)
     return ChatRequest(
         instance_id=instance.id,
@@ -189,11 +225,11 @@ def request_for(instance: Instance, config: RunConfig) -> ChatRequest:
         prompt=config.prompt,
         context=instance.context,
         question=instance.question,
-        lines=tuple(instance.lines),
+        lines=tuple(instance.lines) if isinstance(instance, Instance | RunItem) else (),
     )
 
 
-def prediction_from(instance: Instance, backend: Backend, config: RunConfig, outcome: Outcome) -> Prediction:
+def prediction_from(instance: Item, backend: Backend, config: RunConfig, outcome: Outcome) -> Prediction:
     base: dict[str, Any] = {
         "id": instance.id,
         "backend": backend.name,
@@ -263,9 +299,10 @@ class Runner:
         self.backend = backend or create_backend(config.backend, config.options)
         self.journal = Journal(out_dir / "predictions.jsonl")
 
-    def pending(self, done: set[str]) -> Iterator[Instance]:
+    def pending(self, done: set[str]) -> Iterator[PromptItem]:
         shard = self.config.shard
-        return read_instances(self.instances, skip=lambda iid: iid in done or not in_shard(iid, shard))
+        model = RunItem if getattr(self.backend, "reduces_context", False) else PromptItem
+        return read_instances(self.instances, lambda iid: iid in done or not in_shard(iid, shard), model)
 
     def ids(self) -> list[str]:
         """Instance ids in the shard, read cheaply: records start with their id."""
@@ -282,7 +319,7 @@ class Runner:
     def total(self) -> int:
         return len(self.ids())
 
-    def _too_long(self, instance: Instance, request: ChatRequest) -> bool:
+    def _too_long(self, instance: Item, request: ChatRequest) -> bool:
         window = self.backend.context_window
         if window is None or getattr(self.backend, "reduces_context", False):
             return False  # unknown window, or a backend (RAG) that shrinks the context first
@@ -336,7 +373,7 @@ class Runner:
         limit = self.config.concurrency * 2  # bounded in flight: memory stays flat on huge files
         pending: set[asyncio.Task[Prediction]] = set()
 
-        async def one(instance: Instance) -> Prediction:
+        async def one(instance: PromptItem) -> Prediction:
             request = request_for(instance, self.config)
             if self._too_long(instance, request):
                 error = ContextLengthError(f"prompt needs more than the {self.backend.context_window}-token window")
@@ -355,7 +392,7 @@ class Runner:
                 record(task.result())
 
     async def _run_batches(self, client: Client, done: set[str], record: Callable[[Prediction], None]) -> None:
-        batch: list[Instance] = []
+        batch: list[PromptItem] = []
 
         async def flush() -> None:
             requests = [request_for(x, self.config) for x in batch]

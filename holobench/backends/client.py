@@ -151,7 +151,8 @@ class Client:
     async def _attempt(self, request: ChatRequest) -> Completion:
         async with self._semaphore:  # held per attempt, released while backing off
             try:
-                return await asyncio.wait_for(self.backend.generate(request), timeout=self.timeout)
+                async with asyncio.timeout(self.timeout):  # no extra task per request, unlike wait_for
+                    return await self.backend.generate(request)
             except TimeoutError as exc:
                 raise BackendError(f"no response within {self.timeout:g} s", retryable=True, kind="timeout") from exc
 
