@@ -428,3 +428,32 @@ def test_unknown_source_kind() -> None:
     result = invoke("db", "list", "--source", "mysql:db")
     assert isinstance(result.exception, SourceError)
     assert "bundled, spider, hub, sqlite, duckdb, files" in str(result.exception)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected", "absent"),
+    [
+        ([], ["--backend llamacpp", "--max-tokens 96", "--backend no-answer", "leaderboard build"], ["--base-url"]),
+        (
+            ["MODEL=org/m", "BASE_URL=http://127.0.0.1:9/v1"],
+            ["--backend openai", "--model 'org/m'", "--base-url 'http://127.0.0.1:9/v1'", "--max-tokens 1024"],
+            ["--backend llamacpp"],
+        ),
+        (
+            ["BACKEND=vllm", "MODEL=Qwen/Qwen3-8B", "SUITE=paper"],
+            ["-e '.[vllm]'", "--suite paper", "--backend vllm", "results/runs/paper/vllm-Qwen_Qwen3-8B-cot"],
+            ["--base-url"],
+        ),
+    ],
+)
+def test_make_bench_variables_pick_the_backend(args: list[str], expected: list[str], absent: list[str]) -> None:
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    root = Path(__file__).resolve().parents[1]
+    plan = subprocess.run(["make", "-n", "bench", *args], cwd=root, capture_output=True, text=True, check=True).stdout
+    for text in expected:
+        assert text in plan, text
+    for text in absent:
+        assert text not in plan, text
