@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import subprocess
@@ -452,7 +453,11 @@ def test_make_bench_variables_pick_the_backend(args: list[str], expected: list[s
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     root = Path(__file__).resolve().parents[1]
-    plan = subprocess.run(["make", "-n", "bench", *args], cwd=root, capture_output=True, text=True, check=True).stdout
+    # Variables of an enclosing `make test MODEL=...` must not leak in through MAKEFLAGS.
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MODEL", "BASE_URL"}}
+    plan = subprocess.run(
+        ["make", "-n", "bench", *args], cwd=root, capture_output=True, text=True, check=True, env=env
+    ).stdout
     for text in expected:
         assert text in plan, text
     for text in absent:
