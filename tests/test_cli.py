@@ -454,7 +454,8 @@ def test_make_bench_variables_pick_the_backend(args: list[str], expected: list[s
         pytest.skip("make is not installed")
     root = Path(__file__).resolve().parents[1]
     # Variables of an enclosing `make test MODEL=...` must not leak in through MAKEFLAGS.
-    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MODEL", "BASE_URL"}}
+    bench_vars = {"MODEL", "BASE_URL", "BACKEND", "SUITE", "PROMPT", "MAX_TOKENS", "CONCURRENCY", "RESULTS", "RUN_NAME"}
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", *bench_vars}}
     plan = subprocess.run(
         ["make", "-n", "bench", *args], cwd=root, capture_output=True, text=True, check=True, env=env
     ).stdout
