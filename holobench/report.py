@@ -14,16 +14,16 @@ never leaves a half-written one behind.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from holobench import plots
+from holobench._io import staged_dir
 from holobench._version import __version__
-from holobench.aggregate import N_BOOT, SEED, Run, all_tables, frame, run_labels, table
+from holobench.aggregate import N_BOOT, SEED, TABLES, Run, all_tables, frame, run_labels, table
 from holobench.errors import HoloBenchError
 from holobench.scoring.records import ScoreRecord
 from holobench.scoring.score import SCORES_FILE, read_scores
@@ -95,11 +95,14 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join([header, rule, *body])
 
 
-def run_summary(run: Run, *, n_boot: int = N_BOOT, seed: int = SEED) -> dict[str, Any]:
-    df = frame([run])
-    overall = table(df, [], n_boot=n_boot, seed=seed).iloc[0]
+def run_summary(run: Run, overall: pd.Series) -> dict[str, Any]:
+    """Counts for one run, and its row of the overall table (mean and interval)."""
     records: list[ScoreRecord] = run.records
     first = records[0]
+
+    def num(key: str) -> float | None:
+        return None if pd.isna(overall[key]) else round(float(overall[key]), 6)
+
     return {
         "label": run.label,
         "model": first.model,
@@ -110,16 +113,22 @@ def run_summary(run: Run, *, n_boot: int = N_BOOT, seed: int = SEED) -> dict[str
         "scored": sum(r.status == "scored" for r in records),
         "skipped": sum(r.status == "skipped" for r in records),
         "failed": sum(r.status == "failed" for r in records),
-        "mean": None if pd.isna(overall["mean"]) else round(float(overall["mean"]), 6),
-        "ci_low": None if pd.isna(overall["ci_low"]) else round(float(overall["ci_low"]), 6),
-        "ci_high": None if pd.isna(overall["ci_high"]) else round(float(overall["ci_high"]), 6),
+        "mean": num("mean"),
+        "ci_low": num("ci_low"),
+        "ci_high": num("ci_high"),
     }
 
 
-def draw_plots(df: pd.DataFrame, tables: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
+def draw_plots(df: pd.DataFrame, out_dir: Path, tables: Mapping[str, pd.DataFrame] | None = None) -> list[Path]:
+    """The report's figures; tables already computed for ``df`` are reused, the rest computed."""
+    tables = tables or {}
+
+    def get(name: str) -> pd.DataFrame:
+        return tables[name] if name in tables else table(df, TABLES[name])
+
     paths = plots.score_vs_length(table(df, ["category", "target_tokens"]), out_dir)
-    paths += plots.score_by_placement(tables["placement"], out_dir)
-    paths += plots.length_density_heatmap(tables["length_x_setting"], out_dir)
+    paths += plots.score_by_placement(get("placement"), out_dir)
+    paths += plots.length_density_heatmap(get("length_x_setting"), out_dir)
     paths += plots.recall_vs_score(df, out_dir)
     return paths
 
@@ -130,14 +139,13 @@ def write_report(
     runs = load_runs(paths, scorer)
     df = frame(runs)
     tables = all_tables(df, n_boot=n_boot, seed=seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    overall = tables["overall"].set_index("model")
+    with staged_dir(out) as staging:
         (staging / "tables").mkdir()
         for name, t in tables.items():
             t.to_csv(staging / "tables" / f"{name}.csv", index=False, float_format="%.6g")
-        figures = draw_plots(df, tables, staging / "plots")
-        summaries = [run_summary(run, n_boot=n_boot, seed=seed) for run in runs]
+        figures = draw_plots(df, staging / "plots", tables)
+        summaries = [run_summary(run, overall.loc[run.label]) for run in runs]
         summary = {
             "holobench_version": __version__,
             "scorer": scorer,
@@ -146,12 +154,6 @@ def write_report(
         }
         (staging / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         (staging / "report.md").write_text(_markdown(summaries, tables, figures), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return summary
 
 

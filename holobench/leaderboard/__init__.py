@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +18,9 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from holobench._io import staged_dir
 from holobench._version import __version__
-from holobench.aggregate import Run, all_tables, frame, table
+from holobench.aggregate import TABLES, Run, frame, table
 from holobench.errors import HoloBenchError
 from holobench.report import draw_plots
 from holobench.submit import Submission, validate
@@ -29,6 +28,14 @@ from holobench.types import Category
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CATEGORIES = [c.value for c in Category]
+#: The tables on an entry's page (grouping columns from :data:`holobench.aggregate.TABLES`).
+ENTRY_TABLES = {
+    "length": "By context length",
+    "setting": "By setting",
+    "placement": "By placement",
+    "category": "By category",
+    "database": "By database",
+}
 
 
 @dataclass
@@ -151,35 +158,18 @@ def build(paths: list[Path], out: Path, *, instances: Path | None = None) -> dic
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_dir(out) as staging:
         (staging / "entries").mkdir()
         every = pd.concat([df for _, df in ranked], ignore_index=True)
-        overall_plots = [
-            f"plots/{p.name}" for p in draw_plots(every, all_tables(every), staging / "plots") if p.suffix == ".png"
-        ]
-        titles = {
-            "length": "By context length",
-            "setting": "By setting",
-            "placement": "By placement",
-            "category": "By category",
-            "database": "By database",
-        }
-        groups = {
-            "length": ["target_tokens"],
-            "setting": ["setting", "level"],
-            "placement": ["placement"],
-            "category": ["category"],
-            "database": ["db_id"],
-        }
+        overall_plots = [f"plots/{p.name}" for p in draw_plots(every, staging / "plots") if p.suffix == ".png"]
         for entry, df in ranked:
+            computed = {name: table(df, TABLES[name]) for name in ENTRY_TABLES}
             entry_tables = []
-            for name, by in groups.items():
-                columns, rows = _table_rows(table(df, by), by)
-                entry_tables.append({"title": titles[name], "columns": columns, "rows": rows})
+            for name, title in ENTRY_TABLES.items():
+                columns, rows = _table_rows(computed[name], TABLES[name])
+                entry_tables.append({"title": title, "columns": columns, "rows": rows})
             plot_dir = staging / "entries" / entry.slug
-            figures = [f"{entry.slug}/{p.name}" for p in draw_plots(df, all_tables(df), plot_dir) if p.suffix == ".png"]
+            figures = [f"{entry.slug}/{p.name}" for p in draw_plots(df, plot_dir, computed) if p.suffix == ".png"]
             html = env.get_template("entry.html.j2").render(
                 e=entry, total=len(ranked), tables=entry_tables, plots=figures
             )
@@ -209,10 +199,4 @@ def build(paths: list[Path], out: Path, *, instances: Path | None = None) -> dic
             ],
         }
         (staging / "leaderboard.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return summary
