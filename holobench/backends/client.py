@@ -85,6 +85,28 @@ class Totals:
     latencies: list[float] = field(default_factory=list)
 
 
+def _retryable(error: BaseException) -> bool:
+    return isinstance(error, BackendError) and error.retryable
+
+
+class _Clock:
+    """Attempts made and when the first one got a slot."""
+
+    __slots__ = ("attempts", "started")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.started: float | None = None
+
+    def start(self) -> None:
+        self.attempts += 1
+        if self.started is None:
+            self.started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return 0.0 if self.started is None else time.perf_counter() - self.started
+
+
 class Client:
     """Wraps a backend; safe to share between tasks of one event loop."""
 
@@ -143,44 +165,63 @@ class Client:
 
     # ------------------------------------------------------------------ one request
     def _wait(self, state: tenacity.RetryCallState) -> float:
+        """Exponential backoff with jitter, never shorter than the server's Retry-After."""
         exp = tenacity.wait_exponential_jitter(multiplier=self.backoff_base, max=self.backoff_max)(state)
         exc = state.outcome.exception() if state.outcome is not None else None
         retry_after = exc.retry_after if isinstance(exc, BackendError) and exc.retry_after else 0.0
         return max(float(retry_after), exp)
 
-    async def _attempt(self, request: ChatRequest) -> Completion:
+    async def _attempt(self, request: ChatRequest, clock: _Clock) -> Completion:
         async with self._semaphore:  # held per attempt, released while backing off
+            clock.start()
             try:
                 async with asyncio.timeout(self.timeout):  # no extra task per request, unlike wait_for
                     return await self.backend.generate(request)
             except TimeoutError as exc:
                 raise BackendError(f"no response within {self.timeout:g} s", retryable=True, kind="timeout") from exc
 
+    async def _retry(self, request: ChatRequest, first: BackendError, clock: _Clock) -> Completion:
+        """Attempts after a retryable first failure, scheduled by tenacity.  The first attempt is
+        made outside it (tenacity's per-call set-up costs more CPU than the rest of a successful
+        request's path); tenacity's own first round replays that failure, so its attempt
+        numbers, backoff and Retry-After handling are those of a loop that made every attempt."""
+        replay: BackendError | None = first
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(self.max_retries + 1),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception(_retryable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                if replay is not None:
+                    error, replay = replay, None
+                    raise error
+                completion = await self._attempt(request, clock)
+        return completion
+
     async def complete(self, request: ChatRequest) -> Outcome:
+        """One request after cache, retries and timeout.  Its latency runs from when it first gets
+        a slot to its last answer (backoff included, waiting for a slot not)."""
         key = self.key(request) if self.cache is not None else ""
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
                 return self._account(Outcome(Completion.model_validate_json(hit), None, 0, 0.0, cached=True))
-        start = time.perf_counter()
-        attempts = 0
-        retrying = tenacity.AsyncRetrying(
-            stop=tenacity.stop_after_attempt(self.max_retries + 1),
-            wait=self._wait,
-            retry=tenacity.retry_if_exception(lambda e: isinstance(e, BackendError) and e.retryable),
-            reraise=True,
-        )
+        clock = _Clock()
         try:
-            async for attempt in retrying:
-                with attempt:
-                    attempts += 1
-                    completion = await self._attempt(request)
+            try:
+                completion = await self._attempt(request, clock)
+            except BackendError as exc:
+                if not exc.retryable or self.max_retries == 0:
+                    raise
+                completion = await self._retry(request, exc, clock)
         except BackendError as exc:
-            return self._account(Outcome(None, exc, attempts, time.perf_counter() - start))
-        latency = time.perf_counter() - start
+            return self._account(Outcome(None, exc, clock.attempts, clock.elapsed()))
+        latency = clock.elapsed()
         if self.cache is not None:
             self.cache.put(key, completion.model_dump_json())
-        return self._account(Outcome(completion, None, attempts, latency))
+        return self._account(Outcome(completion, None, clock.attempts, latency))
 
     async def complete_batch(self, requests: list[ChatRequest]) -> list[Outcome]:
         """For backends with native batching: cache lookups here, one batched call for the rest."""
