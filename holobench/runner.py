@@ -370,26 +370,35 @@ class Runner:
         return {"total": total, "this_run": counts, "client": client.summary()}
 
     async def _run_concurrent(self, client: Client, done: set[str], record: Callable[[Prediction], None]) -> None:
-        limit = self.config.concurrency * 2  # bounded in flight: memory stays flat on huge files
-        pending: set[asyncio.Task[Prediction]] = set()
+        """One worker per request slot, all pulling from one shared iterator: an instance is read
+        only when a worker is free (memory stays flat on huge files), no task or wait set is built
+        per request, and a worker that gets an answer sends its next request without handing
+        over to another task.  A request backing off before a retry keeps its worker, so a
+        rate-limited endpoint gets fewer requests meanwhile, not the same number from others."""
+        items = self.pending(done)
 
-        async def one(instance: PromptItem) -> Prediction:
-            request = request_for(instance, self.config)
-            if self._too_long(instance, request):
-                error = ContextLengthError(f"prompt needs more than the {self.backend.context_window}-token window")
-                return prediction_from(instance, self.backend, self.config, Outcome(None, error, 0, 0.0))
-            return prediction_from(instance, self.backend, self.config, await client.complete(request))
+        async def worker() -> None:
+            for instance in items:  # next() runs between awaits: no two workers get one instance
+                record(await self._answer(client, instance))
 
-        for instance in self.pending(done):
-            pending.add(asyncio.ensure_future(one(instance)))
-            if len(pending) >= limit:
-                finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in finished:
-                    record(task.result())
-        while pending:
-            finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in finished:
-                record(task.result())
+        workers = [asyncio.ensure_future(worker()) for _ in range(self.config.concurrency)]
+        try:
+            # A bad record ends the shared iterator for every worker; the others still finish and
+            # record the requests they have in flight before the error is raised.
+            for result in await asyncio.gather(*workers, return_exceptions=True):
+                if isinstance(result, BaseException):
+                    raise result
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _answer(self, client: Client, instance: PromptItem) -> Prediction:
+        request = request_for(instance, self.config)
+        if self._too_long(instance, request):
+            error = ContextLengthError(f"prompt needs more than the {self.backend.context_window}-token window")
+            return prediction_from(instance, self.backend, self.config, Outcome(None, error, 0, 0.0))
+        return prediction_from(instance, self.backend, self.config, await client.complete(request))
 
     async def _run_batches(self, client: Client, done: set[str], record: Callable[[Prediction], None]) -> None:
         batch: list[PromptItem] = []
