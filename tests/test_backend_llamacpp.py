@@ -195,3 +195,24 @@ def test_llama_cpp_server_answers_openai_sdk(llama_server: str) -> None:
     assert text and text.strip()
     assert finish_reason in {"stop", "length"}
     assert completion_tokens > 0
+    # The openai backend, both transports, against the same third-party server: one answer.
+    from holobench.backends.openai import TRANSPORTS, OpenAIBackend
+
+    request = ChatRequest(
+        "q1",
+        (ChatMessage(role="user", content=f"{CONTEXT}\n\nQuestion: {QUESTION}\nAnswer:"),),
+        SamplingParams(max_tokens=16, temperature=0.0, seed=7),
+        "direct",
+    )
+
+    async def through(transport: str) -> tuple[str, int]:
+        backend = OpenAIBackend("gemma3-270m", llama_server, transport=transport)
+        try:
+            completion = await backend.generate(request)
+        finally:
+            await backend.aclose()
+        return completion.text, completion.usage.completion_tokens
+
+    answers = {transport: asyncio.run(through(transport)) for transport in TRANSPORTS}
+    assert answers["direct"] == answers["sdk"]
+    assert answers["direct"][0].strip() and answers["direct"][1] > 0

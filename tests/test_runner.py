@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from holobench.backends import BackendOptions, SamplingParams
+from holobench.backends.openai import TRANSPORTS
+from holobench.errors import HoloBenchError
 from holobench.fake_server import FakeOpenAIServer, Fault, ServerState, answer_for
 from holobench.prompts import split_reasoning
 from holobench.runner import Journal, Prediction, RunConfig, Runner, dry_run, in_shard, merge_runs
@@ -65,19 +67,30 @@ def journal(out: Path) -> dict[str, Prediction]:
     return Journal(out / "predictions.jsonl").load(repair=False)
 
 
+def on(transport: str, server: FakeOpenAIServer, **kw: object) -> BackendOptions:
+    """The openai backend's options for one transport (``direct`` is the default)."""
+    base: dict[str, object] = {"model": "fake-model", "base_url": server.base_url, "api_key_env": "HB_TEST_KEY"}
+    return BackendOptions.model_validate({**base, **kw, "options": {"transport": transport}})
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_every_instance_answered_once_with_usage_and_cache(
-    instances: Path, server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    instances: Path, server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, transport: str
 ) -> None:
     monkeypatch.setenv("HB_TEST_KEY", SECRET)
-    summary = run(instances, tmp_path / "a", config(server, tmp_path))
+    summary = run(instances, tmp_path / "a", config(server, tmp_path, options=on(transport, server)))
     records = journal(tmp_path / "a")
     lines = (tmp_path / "a" / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == len(records) == len(ids(instances)) == summary["total"]
     assert all(p.status == "ok" and p.usage.prompt_tokens > 0 and p.attempts == 1 for p in records.values())
     assert server.state.headers[0]["authorization"] == f"Bearer {SECRET}"
-    # a second run elsewhere is served from the cache: no request reaches the server
+    # a second run elsewhere is served from the cache (whichever transport filled it)
     before = len(server.state.log)
-    run(instances, tmp_path / "b", config(server, tmp_path))
+    run(
+        instances,
+        tmp_path / "b",
+        config(server, tmp_path, options=on("sdk" if transport == "direct" else "direct", server)),
+    )
     assert len(server.state.log) == before
     assert all(p.cached for p in journal(tmp_path / "b").values())
     # another model never hits those cache entries
@@ -90,7 +103,10 @@ def test_every_instance_answered_once_with_usage_and_cache(
             assert SECRET.encode() not in path.read_bytes(), path
 
 
-def test_faults_finish_every_instance_exactly_once(instances: Path, server: FakeOpenAIServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_faults_finish_every_instance_exactly_once(
+    instances: Path, server: FakeOpenAIServer, tmp_path: Path, transport: str
+) -> None:
     def plan(prompt: str, attempt: int) -> Fault:
         kind = int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % 7
         if kind == 0 and attempt == 0:
@@ -108,7 +124,7 @@ def test_faults_finish_every_instance_exactly_once(instances: Path, server: Fake
         return Fault()
 
     server.state.plan = plan
-    cfg = config(server, tmp_path, timeout_s=1.0, max_retries=3, cache_dir=None)
+    cfg = config(server, tmp_path, timeout_s=1.0, max_retries=3, cache_dir=None, options=on(transport, server))
     runner = Runner(instances, tmp_path / "f", cfg)
     client_wait = {"base": 0.05}
     from holobench.backends import client as client_module
@@ -287,3 +303,17 @@ def test_missing_backend_dependency_names_the_extra() -> None:
     except ImportError:
         with pytest.raises(HoloBenchError, match=r"holobench\[vllm\]"):
             create_backend("vllm", BackendOptions(model="m"))
+
+
+def test_a_bad_record_stops_the_run_after_the_requests_in_flight(
+    instances: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    lines = instances.read_text(encoding="utf-8").splitlines(keepends=True)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("".join(lines[:20]) + '{"id":"bad-1","context":\n' + "".join(lines[20:]), encoding="utf-8")
+    server.state.latency = 0.05
+    with pytest.raises(HoloBenchError, match=r"broken\.jsonl:21: not an instance record"):
+        run(broken, tmp_path / "x", config(server, tmp_path, cache_dir=None, concurrency=4))
+    finished = journal(tmp_path / "x")
+    assert set(finished) == set(ids(instances)[:20])  # every request sent was answered and kept
+    assert all(p.status == "ok" for p in finished.values())
