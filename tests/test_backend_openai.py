@@ -187,3 +187,24 @@ def test_the_direct_session_leaves_timeouts_to_the_client(server: FakeOpenAIServ
             await backend.aclose()
 
     assert asyncio.run(go()) is None
+
+
+@pytest.mark.parametrize(
+    ("backend", "options", "message"),
+    [
+        ("openai", {"transprt": "sdk"}, r"backend 'openai' has no option 'transprt'; its options: transport"),
+        ("no-answer", {"model_path": "x"}, r"backend 'no-answer' has no option 'model_path'; its options: none"),
+        ("llamacpp", {"n_gpu_layers": "9"}, r"has no option 'n_gpu_layers'; its options: chat_format, n_batch"),
+        ("rag", {"budget": "512", "temprature": "0"}, r"backend 'openai' has no option 'temprature'"),
+    ],
+)
+def test_a_misspelt_option_is_an_error_naming_the_known_ones(
+    backend: str, options: dict[str, str], message: str
+) -> None:
+    from holobench.backends import create_backend
+    from holobench.errors import HoloBenchError
+
+    if backend == "llamacpp":
+        pytest.importorskip("llama_cpp")
+    with pytest.raises(HoloBenchError, match=message):
+        create_backend(backend, BackendOptions(model="m", options=options))

@@ -20,5 +20,8 @@ class NoAnswerBackend(Backend):
         return Completion(text=NO_ANSWER, finish_reason="stop", usage=Usage(), model=self._model)
 
 
+OPTIONS: frozenset[str] = frozenset()
+
+
 def create(options: BackendOptions) -> Backend:
     return NoAnswerBackend()

@@ -210,6 +210,9 @@ class LlamaCppBackend(Backend):
         )
 
 
+OPTIONS = frozenset({"n_ctx", "n_threads", "n_batch", "chat_format", "prefix_cache"})
+
+
 def create(options: BackendOptions) -> Backend:
     model = options.model
     path: Path | None = None

@@ -39,6 +39,7 @@ _CONTEXT_LENGTH = re.compile(
     r"context[_ ]length|maximum context|context window|too many tokens|prompt is too long|exceeds? the model", re.I
 )
 TRANSPORTS = ("direct", "sdk")
+OPTIONS = frozenset({"transport"})
 
 
 def _seconds(value: str | None) -> float | None:

@@ -58,5 +58,12 @@ def create_backend(name: str, options: BackendOptions | None = None) -> Backend:
             hint = f"pip install 'holobench[{extra}]'" if extra else f"pip install {probe}"
             raise HoloBenchError(f"backend {name!r} needs {probe!r}, which is not installed: {hint}") from exc
     module = importlib.import_module(module_name)
+    # A module's OPTIONS names the --option keys it reads, so a misspelt one is an error rather
+    # than a silently ignored setting; a module that forwards options (rag) checks its own.
+    known: frozenset[str] | None = getattr(module, "OPTIONS", None)
+    unknown = sorted(set(options.options) - known) if known is not None else []
+    if unknown:
+        listed = ", ".join(sorted(known or ())) or "none"
+        raise HoloBenchError(f"backend {name!r} has no option {unknown[0]!r}; its options: {listed}")
     backend: Backend = module.create(options)
     return backend

@@ -177,6 +177,14 @@ class VLLMBackend(Backend):
         return [r if r is not None else BackendError("no result", kind="malformed") for r in results]
 
 
+OPTIONS = frozenset(
+    {
+        "tensor_parallel_size", "max_model_len", "enable_prefix_caching", "gpu_memory_utilization", "dtype",
+        "batch_size", "trust_remote_code", "hf_overrides",
+    }
+)  # fmt: skip
+
+
 def create(options: BackendOptions) -> Backend:
     if not options.model:
         raise BackendError("the vllm backend needs --model")
