@@ -22,9 +22,12 @@ never reaches settings, logs, caches or error messages.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import json
 import os
 import re
+import ssl
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -51,13 +54,33 @@ def _seconds(value: str | None) -> float | None:
 
 def proxy_for(url: str) -> str | None:
     """The proxy the environment names for ``url`` (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY), as the
-    SDK's client would use it.  Looked up once per session: aiohttp's ``trust_env`` looks it up,
-    and reads ~/.netrc, on every request (about 0.6 ms)."""
+    SDK's client would use it: a value without a scheme is ``http://``, and a NO_PROXY entry may
+    name a host or a host:port.  Looked up once per session: aiohttp's ``trust_env`` looks it
+    up, and reads ~/.netrc, on every request (about 0.6 ms)."""
     parts = urllib.parse.urlsplit(url)
-    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+    if not parts.hostname:
+        return None
+    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    if urllib.request.proxy_bypass(host):
         return None
     proxies = urllib.request.getproxies()
-    return proxies.get(parts.scheme) or proxies.get("all") or None
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """The certificates the SDK's own HTTP client trusts (the OS store where it uses one, and
+    SSL_CERT_FILE/SSL_CERT_DIR), so both transports accept the same servers."""
+    for name in ("httpx2", "httpx"):  # openai releases before 3.x use httpx
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        context: ssl.SSLContext = module.create_ssl_context()
+        return context
+    return ssl.create_default_context()
 
 
 def _http_client() -> Any:
@@ -96,15 +119,22 @@ def _completion(raw: bytes, model: str) -> Completion:
 
 
 def _error_detail(status: int, raw: bytes) -> str:
-    """What the server said, as the SDK words it: ``error.message`` when the body has one."""
+    """What the server said: ``error.message`` (OpenAI, vLLM), ``error`` as a string (Ollama),
+    a top-level ``message``, or else the body's text, so that a context-length complaint is
+    recognised whatever shape it comes in."""
     text = raw.decode("utf-8", "replace")
     try:
         data = json.loads(text)
     except ValueError:
         return f"Error code: {status} - {text}"
     error = data.get("error") if isinstance(data, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
-    return f"Error code: {status} - {message if isinstance(message, str) else text}"
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return f"Error code: {status} - {error['message']}"
+    if isinstance(error, str):
+        return f"Error code: {status} - {error}"
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return f"Error code: {status} - {data['message']}"
+    return f"Error code: {status} - {text}"
 
 
 class OpenAIBackend(Backend):
@@ -136,6 +166,7 @@ class OpenAIBackend(Backend):
         self._headers: dict[str, str] = {}
         self._params: dict[str, str] = {}
         self._proxy: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def settings(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self._model, "base_url": self.base_url}
@@ -177,7 +208,10 @@ class OpenAIBackend(Backend):
         # Encoded by json's C encoder exactly as the SDK encodes bodies (UTF-8, compact); the
         # SDK's typed create() would re-walk every message through its TypedDict transform (about
         # 3 ms for a long prompt) and build a model of every response field.
-        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        except ValueError as exc:  # NaN or infinity in a sampling setting
+            raise BackendError(f"request is not valid JSON: {exc}", kind="request") from exc
         raw = await (self._post_sdk(content) if self.transport == "sdk" else self._post_direct(content))
         return _completion(raw, self._model)
 
@@ -197,8 +231,11 @@ class OpenAIBackend(Backend):
         try:
             return await self._client.post("/chat/completions", content=content, cast_to=bytes)
         except openai.APIStatusError as exc:
+            # The body, not exc.message: the SDK keeps only a JSON error.message and drops a
+            # plain-text or Ollama-style complaint, such as one about the context length.
             retry_after = _seconds(exc.response.headers.get("retry-after"))
-            raise self._status_error(exc.status_code, exc.message, retry_after) from exc
+            detail = _error_detail(exc.status_code, exc.response.content)
+            raise self._status_error(exc.status_code, detail, retry_after) from exc
         except openai.APIConnectionError as exc:  # APITimeoutError included
             # The SDK's aiohttp transport reports a dropped connection as a connect timeout, so
             # the innermost cause decides: only a real timeout is one.
@@ -219,13 +256,15 @@ class OpenAIBackend(Backend):
         self._headers = {k: v for k, v in headers.items() if isinstance(v, str)}
         self._params = {str(k): str(v) for k, v in self._client.default_query.items() if isinstance(v, str | int)}
         self._proxy = proxy_for(self.base_url)
+        self._loop = asyncio.get_running_loop()
         return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0),  # the shared client bounds concurrency
+            connector=aiohttp.TCPConnector(limit=0, ssl=_ssl_context()),  # the shared client bounds concurrency
             timeout=aiohttp.ClientTimeout(total=None),
         )
 
     async def _post_direct(self, content: bytes) -> bytes:
-        if self._session is None:
+        if self._session is None or self._loop is not asyncio.get_running_loop():
+            # first use, or a new event loop (a second asyncio.run): a session lives in one loop
             self._session = self._open_session()
         try:
             async with self._session.post(
@@ -238,6 +277,8 @@ class OpenAIBackend(Backend):
                 raw = await response.read()
                 status = response.status
                 retry_after = _seconds(response.headers.get("retry-after"))
+        except aiohttp.ClientConnectorCertificateError as exc:  # retrying will not make it trusted
+            raise BackendError(f"TLS certificate not trusted: {exc.certificate_error}", kind="connection") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise BackendError(f"connection failed: {type(exc).__name__}", retryable=True, kind="connection") from exc
         if status >= 400:
