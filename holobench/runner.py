@@ -273,13 +273,21 @@ def manifest_for(instances: Path, config: RunConfig, backend: Backend) -> dict[s
     }
 
 
+def _comparable(key: str, value: Any) -> Any:
+    """A manifest entry as compared between runs: an endpoint with or without its trailing slash
+    is the same endpoint (older runs wrote it as given)."""
+    if key == "backend" and isinstance(value, dict) and isinstance(value.get("base_url"), str):
+        return {**value, "base_url": value["base_url"].rstrip("/")}
+    return value
+
+
 def _check_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
     path = out_dir / "manifest.json"
     manifest = json.loads(json.dumps(manifest))  # compare in JSON form (tuples become lists)
     if path.exists():
         old = json.loads(path.read_text(encoding="utf-8"))
         for key in ("instances_sha256", "backend", "prompt", "sampling", "shard"):
-            if old.get(key) != manifest.get(key):
+            if _comparable(key, old.get(key)) != _comparable(key, manifest.get(key)):
                 raise HoloBenchError(
                     f"{path}: this folder holds a run with a different {key}; use a new --out to keep both"
                 )
@@ -376,15 +384,24 @@ class Runner:
         over to another task.  A request backing off before a retry keeps its worker, so a
         rate-limited endpoint gets fewer requests meanwhile, not the same number from others."""
         items = self.pending(done)
+        failed = False  # set by the first worker that fails: the others take no new instance
 
         async def worker() -> None:
-            for instance in items:  # next() runs between awaits: no two workers get one instance
-                record(await self._answer(client, instance))
+            nonlocal failed
+            try:
+                for instance in items:  # next() runs between awaits: no two workers get one instance
+                    if failed:
+                        return
+                    record(await self._answer(client, instance))
+            except BaseException:
+                failed = True
+                raise
 
         workers = [asyncio.ensure_future(worker()) for _ in range(self.config.concurrency)]
         try:
-            # A bad record ends the shared iterator for every worker; the others still finish and
-            # record the requests they have in flight before the error is raised.
+            # A bad instance record, or a journal that cannot be written, stops every worker from
+            # taking more; the others still finish and record the requests they have in flight
+            # before the error is raised.
             for result in await asyncio.gather(*workers, return_exceptions=True):
                 if isinstance(result, BaseException):
                     raise result
@@ -459,7 +476,7 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> dict[str, Any]:
     first = manifests[0]
     for d, m in zip(run_dirs[1:], manifests[1:], strict=True):
         for key in ("instances_sha256", "backend", "prompt", "sampling"):
-            if m.get(key) != first.get(key):
+            if _comparable(key, m.get(key)) != _comparable(key, first.get(key)):
                 raise HoloBenchError(f"{d}: its {key} differs from {run_dirs[0]}'s; only shards of one run merge")
     merged: dict[str, Prediction] = {}
     for d in run_dirs:

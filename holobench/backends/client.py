@@ -201,8 +201,9 @@ class Client:
         return completion
 
     async def complete(self, request: ChatRequest) -> Outcome:
-        """One request after cache, retries and timeout.  Its latency runs from when it first gets
-        a slot to its last answer (backoff included, waiting for a slot not)."""
+        """One request after cache, retries and timeout.  Its latency runs from when its first
+        attempt gets a slot to its last answer: waiting for that first slot is queueing and does
+        not count; retries, their backoff and their waits for a slot do."""
         key = self.key(request) if self.cache is not None else ""
         if self.cache is not None:
             hit = self.cache.get(key)
