@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import hashlib
 import json
@@ -30,6 +31,7 @@ class Fault:
     retry_after: float | None = None
     delay: float = 0.0
     body: str = ""
+    raw: bool = False  # send ``body`` as it is (plain text, or a server's own JSON shape)
 
 
 def answer_for(prompt: str) -> str:
@@ -132,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "status":
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
             error = {"error": {"message": fault.body or f"fault {fault.status}", "type": "fake", "code": fault.status}}
-            self._send(fault.status, json.dumps(error).encode(), headers)
+            self._send(fault.status, fault.body.encode() if fault.raw else json.dumps(error).encode(), headers)
             return
         text = state.reply(prompt)
         payload = {
@@ -177,7 +179,10 @@ class _BenchProtocol(asyncio.Protocol):
 
     A real endpoint's CPU lives on another machine; here the server shares the runner's cores,
     so it does as little as it can per request (about a tenth of a framework's cost) and answers
-    ``latency`` seconds after the whole request has arrived, without a task per request.
+    chat requests ``latency`` seconds after the whole request has arrived, with a timer rather
+    than a task.  Answers on one connection leave in request order (pipelining), a malformed
+    request gets a 400 and the connection closed, HTTP/1.0 closes unless asked to keep alive,
+    and ``Expect: 100-continue`` is honoured.
     """
 
     def __init__(self, latency: float) -> None:
@@ -186,6 +191,9 @@ class _BenchProtocol(asyncio.Protocol):
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
         self.closing = False
+        self.continued = False  # "100 Continue" sent for the request being read
+        self.queue: collections.deque[tuple[float, bytes, bool]] = collections.deque()  # (due, reply, close)
+        self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -196,6 +204,8 @@ class _BenchProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.transport = None
+        if self.timer is not None:
+            self.timer.cancel()
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -204,44 +214,69 @@ class _BenchProtocol(asyncio.Protocol):
             if head_end < 0:
                 return
             lines = bytes(self.buffer[:head_end]).decode("latin-1").split("\r\n")
-            method, target = [*lines[0].split(" "), "", ""][:2]
+            method, target, version = [*lines[0].split(" "), "", "", ""][:3]
             headers = {}
             for line in lines[1:]:
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
+            connection = headers.get("connection", "").lower()
+            close = connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive")
+            length_text = headers.get("content-length", "0") or "0"
             if "chunked" in headers.get("transfer-encoding", "").lower():
-                self.closing = True
-                self._respond(411, b'{"error": {"message": "send a Content-Length"}}', close=True)
+                self._reply(411, b'{"error": {"message": "send a Content-Length"}}', close=True)
                 return
-            length = int(headers.get("content-length", "0") or 0)
+            if not length_text.isdigit():
+                self._reply(400, b'{"error": {"message": "bad Content-Length"}}', close=True)
+                return
+            length = int(length_text)
             if len(self.buffer) < head_end + 4 + length:
+                if headers.get("expect", "").lower() == "100-continue" and not self.continued and self.transport:
+                    self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    self.continued = True
                 return
+            self.continued = False
             body = bytes(self.buffer[head_end + 4 : head_end + 4 + length])
             del self.buffer[: head_end + 4 + length]
-            close = headers.get("connection", "").lower() == "close"
-            self.closing = close
             path = target.split("?", 1)[0]
             if method == "POST" and path == "/v1/chat/completions":
                 try:
-                    status, payload = 200, _bench_reply(body)
+                    self._reply(200, _bench_reply(body), close, self.latency)
                 except (ValueError, AttributeError, TypeError):
-                    status, payload = 400, b'{"error": {"message": "not a chat request"}}'
-                self.loop.call_later(self.latency, self._respond, status, payload, close)
+                    self._reply(400, b'{"error": {"message": "not a chat request"}}', close, self.latency)
             elif method == "GET" and path == "/v1/models":
-                self._respond(200, _MODELS, close)
+                self._reply(200, _MODELS, close)
             else:
-                self._respond(404, b'{"error": {"message": "not found"}}', close)
+                self._reply(404, b'{"error": {"message": "not found"}}', close)
 
-    def _respond(self, status: int, payload: bytes, close: bool = False) -> None:
-        if self.transport is None or self.transport.is_closing():
-            return
+    def _reply(self, status: int, payload: bytes, close: bool = False, delay: float = 0.0) -> None:
+        """Queue an answer due ``delay`` from now, but never before the ones queued ahead of it."""
         head = (
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(payload)}\r\n{'Connection: close' if close else 'Connection: keep-alive'}\r\n\r\n"
         )
-        self.transport.write(head.encode("latin-1") + payload)
-        if close:
-            self.transport.close()
+        due = self.loop.time() + delay
+        if self.queue:
+            due = max(due, self.queue[-1][0])
+        self.queue.append((due, head.encode("latin-1") + payload, close))
+        self.closing = self.closing or close
+        if self.timer is None:
+            self._send_due()
+
+    def _send_due(self) -> None:
+        self.timer = None
+        now = self.loop.time()
+        while self.queue and self.queue[0][0] <= now:
+            _, reply, close = self.queue.popleft()
+            if self.transport is None or self.transport.is_closing():
+                self.queue.clear()
+                return
+            self.transport.write(reply)
+            if close:
+                self.transport.close()
+                self.queue.clear()
+                return
+        if self.queue:
+            self.timer = self.loop.call_at(self.queue[0][0], self._send_due)
 
 
 def serve_async(port: int, latency: float, ready: Callable[[str], None] | None = None) -> None:

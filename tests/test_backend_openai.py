@@ -25,6 +25,8 @@ PROXY_VARS = (
     "all_proxy",
     "no_proxy",
 )
+OLLAMA_STYLE = '{"error": "maximum context length exceeded"}'
+TOP_LEVEL_MESSAGE = '{"message": "request exceeds the model limit"}'
 # set by the SDK per attempt, or by each HTTP library for itself
 PER_REQUEST = {"x-stainless-retry-count", "x-stainless-read-timeout", "x-stainless-timeout", "idempotency-key"}
 LIBRARY = {"accept-encoding", "connection", "host", "content-length"}
@@ -107,6 +109,10 @@ def test_both_transports_put_the_same_request_on_the_wire(
         (Fault("status", 404, body="no such model"), "http", False, None, "404"),
         (Fault("status", 400, body="maximum context length is 1024 tokens"), "context_length", False, None, "400"),
         (Fault("status", 400, body="temperature must be <= 2"), "http", False, None, "400"),
+        (Fault("status", 400, body="prompt is too long: 9000 tokens", raw=True), "context_length", False, None, "400"),
+        (Fault("status", 400, body=OLLAMA_STYLE, raw=True), "context_length", False, None, "400"),
+        (Fault("status", 413, body=TOP_LEVEL_MESSAGE, raw=True), "context_length", False, None, "413"),
+        (Fault("status", 502, body="<html>bad gateway</html>", raw=True), "http", True, None, "502"),
         (Fault("drop"), "connection", True, None, None),
         (Fault("malformed"), "malformed", True, None, None),
     ],
@@ -129,7 +135,7 @@ def test_both_transports_classify_errors_alike(
         assert SECRET not in str(error)
         if status is not None:
             assert status in str(error)
-        if fault.body:
+        if fault.body and not fault.raw:
             assert fault.body.replace(SECRET, "***") in str(error)
 
 
@@ -153,6 +159,13 @@ def test_requests_follow_the_proxy_the_environment_names(
         assert generate(backend, chat()).text == answer_for(chat().messages[0].content)
     assert [path for path, _ in server.state.requests] == ["http://upstream.invalid/v1/chat/completions"] * 2
     assert {h["host"] for h in server.state.headers} == {"upstream.invalid"}
+    # a proxy without a scheme is http://, as the SDK's client reads it
+    monkeypatch.setenv("HTTP_PROXY", proxy.removeprefix("http://"))
+    assert proxy_for("http://upstream.invalid/v1") == proxy
+    # NO_PROXY by host:port applies only to that port
+    monkeypatch.setenv("NO_PROXY", "upstream.invalid:8000")
+    assert proxy_for("http://upstream.invalid:8000/v1") is None
+    assert proxy_for("http://upstream.invalid:9000/v1") == proxy
     # NO_PROXY wins: the request goes straight to a host that does not resolve
     monkeypatch.setenv("NO_PROXY", "upstream.invalid")
     assert proxy_for("http://upstream.invalid/v1") is None
@@ -208,3 +221,47 @@ def test_a_misspelt_option_is_an_error_naming_the_known_ones(
         pytest.importorskip("llama_cpp")
     with pytest.raises(HoloBenchError, match=message):
         create_backend(backend, BackendOptions(model="m", options=options))
+
+
+def test_the_sdk_own_encoder_sends_the_same_json(server: FakeOpenAIServer) -> None:
+    """Guards against drift: the SDK's typed create() must produce the body both transports send."""
+    import openai
+
+    schema = {"type": "json_schema", "json_schema": {"name": "labels", "schema": {"type": "object"}}}
+    request = chat(response_format=schema)
+    generate(OpenAIBackend("fake-model", server.base_url), request)
+
+    async def typed() -> None:
+        client = openai.AsyncOpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+        try:
+            s = request.sampling
+            await client.chat.completions.create(
+                model="fake-model",
+                messages=[{"role": "user", "content": request.messages[0].content}],
+                temperature=s.temperature,
+                top_p=s.top_p,
+                max_tokens=s.max_tokens,
+                seed=s.seed,
+                stop=list(s.stop),
+                response_format=schema,  # type: ignore[arg-type]
+            )
+        finally:
+            await client.close()
+
+    asyncio.run(typed())
+    ours, sdk = (json.loads(body) for _, body in server.state.requests)
+    assert ours == sdk
+
+
+def test_a_backend_serves_a_second_event_loop(server: FakeOpenAIServer) -> None:
+    """A session belongs to one loop; a second asyncio.run gets a new one, not a closed-loop error."""
+    backend = OpenAIBackend("fake-model", server.base_url)
+    first = asyncio.run(backend.generate(chat()))
+    second = asyncio.run(backend.generate(chat()))
+    assert first.text == second.text == answer_for(chat().messages[0].content)
+
+
+def test_a_non_finite_setting_is_refused_before_sending(server: FakeOpenAIServer) -> None:
+    request = ChatRequest("n", chat().messages, SamplingParams(temperature=float("nan")), "cot")
+    error = failure(OpenAIBackend("fake-model", server.base_url), request)
+    assert (error.kind, error.retryable) == ("request", False) and not server.state.requests

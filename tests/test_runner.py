@@ -317,3 +317,18 @@ def test_a_bad_record_stops_the_run_after_the_requests_in_flight(
     finished = journal(tmp_path / "x")
     assert set(finished) == set(ids(instances)[:20])  # every request sent was answered and kept
     assert all(p.status == "ok" for p in finished.values())
+
+
+def test_a_failed_record_stops_every_worker(instances: Path, server: FakeOpenAIServer, tmp_path: Path) -> None:
+    """One write that fails (here the progress hook, once) stops the run, not just one worker."""
+    server.state.latency = 0.05
+
+    def progress(done: int, total: int, client: object) -> None:
+        if done == 5:
+            raise OSError("disk full")
+
+    runner = Runner(instances, tmp_path / "p", config(server, tmp_path, cache_dir=None, concurrency=4))
+    with pytest.raises(OSError, match="disk full"):
+        asyncio.run(runner.run(progress))
+    assert len(server.state.log) <= 5 + 3  # the five recorded, plus the other workers' in flight
+    assert len(journal(tmp_path / "p")) == len(server.state.log)  # and every answer was kept
