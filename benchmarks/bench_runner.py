@@ -92,6 +92,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--transports", nargs="+", default=["direct", "sdk"], choices=["direct", "sdk"])
     args = parser.parse_args()
+    if args.rounds < 3:
+        parser.error("--rounds must be at least 3: the steady state lies between the first and last rounds")
     port = free_port()
     server = subprocess.Popen(
         [
@@ -126,7 +128,11 @@ def main() -> None:
                     m = measure(instances, folder / f"run-{transport}-{level}", url, transport, level, n)
                     after = process_cpu(server.pid)
                     ideal = level / args.latency
-                    served = f"{(after - server_cpu) / n * 1000:.2f}" if after is not None and server_cpu else "n/a"
+                    served = (
+                        f"{(after - server_cpu) / n * 1000:.2f}"
+                        if after is not None and server_cpu is not None
+                        else "n/a"
+                    )
                     print(
                         f"| {transport} | {level} | {n} | {m['wall']:.2f} | {n / m['wall'] / ideal * 100:.1f}% "
                         f"| {m['steady_rate'] / ideal * 100:.1f}% | {m['steady_cpu'] * 1000:.2f} | {served} |",
