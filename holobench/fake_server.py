@@ -110,7 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         body = json.loads(raw or b"{}")
-        prompt = "\n".join(m.get("content", "") for m in body.get("messages", []))
+        prompt = prompt_of(body)
         key = hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:10]
         with state.lock:
             attempt = state.attempts.get(key, 0)
@@ -136,31 +136,19 @@ class _Handler(BaseHTTPRequestHandler):
             error = {"error": {"message": fault.body or f"fault {fault.status}", "type": "fake", "code": fault.status}}
             self._send(fault.status, fault.body.encode() if fault.raw else json.dumps(error).encode(), headers)
             return
-        text = state.reply(prompt)
-        payload = {
-            "id": f"chatcmpl-{key}",
-            "object": "chat.completion",
-            "created": 0,
-            "model": body.get("model", "fake-model"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {
-                "prompt_tokens": max(1, len(prompt) // 4),
-                "completion_tokens": max(1, len(text) // 4),
-                "total_tokens": max(1, len(prompt) // 4) + max(1, len(text) // 4),
-            },
-        }
-        self._send(200, json.dumps(payload).encode())
+        self._send(200, completion_body(body, prompt, state.reply(prompt), f"chatcmpl-{key}"))
 
 
-def _bench_reply(body: bytes) -> bytes:
-    """The chat.completion for one request body (the same answer as the threaded server)."""
-    request = json.loads(body or b"{}")
-    prompt = "\n".join(m.get("content", "") for m in request.get("messages", []))
-    text = answer_for(prompt)
+def prompt_of(request: dict[str, Any]) -> str:
+    return "\n".join(m.get("content", "") for m in request.get("messages", []))
+
+
+def completion_body(request: dict[str, Any], prompt: str, text: str, completion_id: str) -> bytes:
+    """A chat.completion answering ``request`` with ``text``; usage counts four characters a token."""
     n_prompt, n_text = max(1, len(prompt) // 4), max(1, len(text) // 4)
     return json.dumps(
         {
-            "id": "chatcmpl-bench",
+            "id": completion_id,
             "object": "chat.completion",
             "created": 0,
             "model": request.get("model", "fake-model"),
@@ -168,6 +156,13 @@ def _bench_reply(body: bytes) -> bytes:
             "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_text, "total_tokens": n_prompt + n_text},
         }
     ).encode()
+
+
+def _bench_reply(body: bytes) -> bytes:
+    """The chat.completion for one request body (the same answer as the threaded server)."""
+    request = json.loads(body or b"{}")
+    prompt = prompt_of(request)
+    return completion_body(request, prompt, answer_for(prompt), "chatcmpl-bench")
 
 
 _MODELS = json.dumps({"object": "list", "data": [{"id": "fake-model", "object": "model"}]}).encode()
