@@ -273,21 +273,13 @@ def manifest_for(instances: Path, config: RunConfig, backend: Backend) -> dict[s
     }
 
 
-def _comparable(key: str, value: Any) -> Any:
-    """A manifest entry as compared between runs: an endpoint with or without its trailing slash
-    is the same endpoint (older runs wrote it as given)."""
-    if key == "backend" and isinstance(value, dict) and isinstance(value.get("base_url"), str):
-        return {**value, "base_url": value["base_url"].rstrip("/")}
-    return value
-
-
 def _check_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
     path = out_dir / "manifest.json"
     manifest = json.loads(json.dumps(manifest))  # compare in JSON form (tuples become lists)
     if path.exists():
         old = json.loads(path.read_text(encoding="utf-8"))
         for key in ("instances_sha256", "backend", "prompt", "sampling", "shard"):
-            if _comparable(key, old.get(key)) != _comparable(key, manifest.get(key)):
+            if old.get(key) != manifest.get(key):
                 raise HoloBenchError(
                     f"{path}: this folder holds a run with a different {key}; use a new --out to keep both"
                 )
@@ -476,7 +468,7 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> dict[str, Any]:
     first = manifests[0]
     for d, m in zip(run_dirs[1:], manifests[1:], strict=True):
         for key in ("instances_sha256", "backend", "prompt", "sampling"):
-            if _comparable(key, m.get(key)) != _comparable(key, first.get(key)):
+            if m.get(key) != first.get(key):
                 raise HoloBenchError(f"{d}: its {key} differs from {run_dirs[0]}'s; only shards of one run merge")
     merged: dict[str, Prediction] = {}
     for d in run_dirs:
