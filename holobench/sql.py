@@ -9,6 +9,9 @@ few well-known places; ``to_duckdb`` rewrites each of them (see ``EngineDifferen
   compares as numbers, a number with a non-numeric string is decided by SQLite's type order;
 * LIKE works on dates and timestamps (SQLite stores them as text) and ignores ASCII case;
 * NULLs sort first in ascending order (sqlglot adds NULLS FIRST);
+* ROUND(x, n) rounds the value *as written* (15 significant digits) half away from zero, as SQLite
+  before 3.43 and DuckDB before 2.0.1 did; both engines have since moved to rounding the exact
+  binary double, so ``ROUND(61.565, 2)`` became 61.56 (see ``sqlite_round``);
 * a bare column next to MAX()/MIN() takes its value from the row holding the extreme
   (ARG_MAX/ARG_MIN); other bare columns take any value of the group (ANY_VALUE).
 """
@@ -294,6 +297,78 @@ def _rewrite_bare_columns(select: exp.Select) -> None:
                 column.replace(exp.AnyValue(this=column.copy()))
 
 
+# SQLite leaves values beyond 2**52 alone: they have no fractional part to round.
+_ROUND_LIMIT_INT = 4503599627370496
+_ROUND_LIMIT = float(_ROUND_LIMIT_INT)
+# A DECIMAL(38, s) keeps 38 - s integer digits; 2**52 has 16, so s stays at or below 22.
+_ROUND_MAX_DIGITS = 22
+
+
+def sqlite_round(value: float | None, digits: int = 0) -> float | None:
+    """The reference ROUND: the value as printed with 15 significant digits, half away from zero.
+
+    Data are decimal text, so an average of 61.56, 61.57 is 61.565 to a person, but the double
+    holding it is 61.5649999...; rounding the exact double (SQLite >= 3.43, DuckDB >= 2.0.1) says
+    61.56, while SQLite < 3.43, DuckDB < 2.0.1 and a person say 61.57. Fifteen digits also absorb
+    the last-bit noise of summing in another order, so gold does not depend on either engine.
+
+    >>> sqlite_round(61.565, 2), sqlite_round(-2.675, 2), sqlite_round(2.5), sqlite_round(None)
+    (61.57, -2.68, 3.0, None)
+    """
+    if value is None:
+        return None
+    digits = min(max(digits, 0), _ROUND_MAX_DIGITS)
+    if not math.isfinite(value) or abs(value) > _ROUND_LIMIT:
+        return float(value)
+    as_written = decimal.Decimal(f"{value:.15g}")
+    return float(as_written.quantize(decimal.Decimal(1).scaleb(-digits), rounding=decimal.ROUND_HALF_UP))
+
+
+# The longest numeric prefix SQLite reads from text ('3.5kg' is 3.5; text with none is 0.0).
+NUMERIC_PREFIX = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
+
+
+def _as_sqlite_real(node: exp.Expr) -> exp.Expr:
+    """The double SQLite's numeric functions see: text is read by its numeric prefix."""
+    if not _is_text(node):
+        return exp.TryCast(this=node.copy(), to=exp.DataType.build("DOUBLE"))
+    prefix = exp.RegexpExtract(this=node.copy(), expression=exp.Literal.string(NUMERIC_PREFIX))
+    number = exp.Coalesce(
+        this=exp.TryCast(this=prefix, to=exp.DataType.build("DOUBLE")), expressions=[exp.Literal.number(0.0)]
+    )
+    return exp.Case(ifs=[exp.If(this=exp.Is(this=node.copy(), expression=exp.Null()), true=exp.Null())], default=number)
+
+
+def _rewrite_round(node: exp.Round) -> exp.Expr:
+    """ROUND(x, n) -> the DuckDB form of ``sqlite_round`` (decimal arithmetic on the printed value).
+
+    >>> _rewrite_round(sqlglot.parse_one("ROUND(AVG(t), 2)", read="sqlite")).sql("duckdb")  # doctest: +ELLIPSIS
+    "CASE WHEN ABS(TRY_CAST(AVG(t) AS DOUBLE)) > 4503599627370496 THEN ... AS DECIMAL(38, 2)) AS DOUBLE) END"
+    >>> duckdb.connect().execute(to_duckdb("SELECT ROUND(61.565, 2), ROUND(0.5), ROUND(NULL, 1)", {})).fetchone()
+    (61.57, 1.0, None)
+    """
+    digits_arg = node.args.get("decimals")
+    value = _as_sqlite_real(node.this)
+    if digits_arg is None:
+        digits = 0
+    elif isinstance(digits_arg, exp.Literal) and digits_arg.is_int:
+        digits = min(max(int(digits_arg.this), 0), _ROUND_MAX_DIGITS)
+    else:  # a computed precision (rare): DuckDB's own ROUND of the double, clamped as SQLite does
+        clamped = exp.Greatest(
+            this=exp.Least(this=digits_arg.copy(), expressions=[exp.Literal.number(30)]),
+            expressions=[exp.Literal.number(0)],
+        )
+        return exp.Round(this=value, decimals=exp.Cast(this=clamped, to=exp.DataType.build("INTEGER")))
+    printed = exp.Anonymous(this="printf", expressions=[exp.Literal.string("%.15g"), value.copy()])
+    as_decimal = exp.Cast(this=printed, to=exp.DataType.build("DECIMAL(38, 22)"))
+    rounded = exp.Cast(this=as_decimal, to=exp.DataType.build(f"DECIMAL(38, {digits})"))
+    too_large = exp.GT(this=exp.Abs(this=value.copy()), expression=exp.Literal.number(_ROUND_LIMIT_INT))
+    return exp.Case(
+        ifs=[exp.If(this=too_large, true=value.copy())],
+        default=exp.Cast(this=rounded, to=exp.DataType.build("DOUBLE")),
+    )
+
+
 def to_duckdb(sql: str | exp.Query, schema: Schema, dialect: str = "sqlite") -> str:
     """DuckDB SQL that returns what ``sql`` returns on SQLite (see the module docstring)."""
     tree = parse(sql, dialect) if isinstance(sql, str) else sql
@@ -308,6 +383,8 @@ def to_duckdb(sql: str | exp.Query, schema: Schema, dialect: str = "sqlite") -> 
         like.replace(_rewrite_like(like))
     for select in list(q.find_all(exp.Select)):
         _rewrite_bare_columns(select)
+    for node in list(q.find_all(exp.Round)):  # last: it copies its argument, aggregates included
+        node.replace(_rewrite_round(node))
     return q.sql(dialect="duckdb")
 
 

@@ -32,6 +32,7 @@ class EngineDifference(StrEnum):
     NULL_ORDERING = "null_ordering"
     BARE_GROUP_BY_COLUMN = "bare_group_by_column"
     LIKE_CASE_INSENSITIVE = "like_case_insensitive"
+    ROUND_AS_WRITTEN = "round_as_written"
 
 
 class Column(BaseModel):

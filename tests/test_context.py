@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from holobench.agreement import rows_equal
+from holobench.agreement import rows_equal, use_reference_round
 from holobench.context import GenerationError, InstanceBuilder, arrange
 from holobench.sources import BundledSource, Database, SpiderSource
 from holobench.sources.sqlite import load_sqlite
@@ -258,7 +258,7 @@ def recompute_gold_in_sqlite(db: Database, inst: Instance) -> list[list[object]]
     """Load only the rows named in ``lines`` into SQLite and run the original SQLite SQL."""
     assert db.sqlite_path is not None
     source = sqlite3.connect(f"file:{db.sqlite_path}?mode=ro", uri=True)
-    target = sqlite3.connect(":memory:")
+    target = use_reference_round(sqlite3.connect(":memory:"))
     wanted: dict[str, set[int]] = {}
     for x in inst.lines:
         if x.relevant:

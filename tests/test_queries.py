@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from holobench.agreement import compare_engines, rows_equal
+from holobench.agreement import compare_engines, rows_equal, run_sqlite
 from holobench.errors import QueryError
 from holobench.queries import load_query_file, validate_query
 from holobench.sources import BundledSource, Database
@@ -81,6 +82,20 @@ def test_duckdb_agrees_with_sqlite_on_every_bundled_query(bundled_dbs: dict[str,
         assert report.ok, (q.id, report.error)
         assert report.rows == len(sqlite_result.rows)
     assert not failures
+
+
+@pytest.mark.skipif(sqlite3.sqlite_version_info >= (3, 43, 0), reason="SQLite 3.43 rounds the exact double")
+def test_native_sqlite_before_3_43_agrees_on_every_bundled_round_query(bundled_dbs: dict[str, Database]) -> None:
+    """The reference overrides SQLite's round(); before 3.43 the built-in gives the same answers."""
+    checked = 0
+    for db_id, db in bundled_dbs.items():
+        assert db.sqlite_path is not None
+        for q in BundledSource().queries(db_id):
+            if "ROUND(" in q.sql.upper():
+                native = run_sqlite(db.sqlite_path, q.sql, native_round=True)
+                assert rows_equal(native.rows, run_sqlite(db.sqlite_path, q.sql).rows), q.id
+                checked += 1
+    assert checked >= 5
 
 
 def test_each_engine_difference_is_really_exercised(bundled_dbs: dict[str, Database]) -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from holobench.agreement import rows_equal, run_sqlite
+from holobench.agreement import rows_equal, run_sqlite, use_reference_round
 from holobench.errors import QueryError
 from holobench.sources.sqlite import load_sqlite
 from holobench.sql import (
@@ -161,6 +161,9 @@ DIFFERENCES = [
     "SELECT COUNT(DISTINCT grp), AVG(x), ROUND(AVG(n), 2) FROM t",
     "SELECT name FROM t WHERE n IS NULL OR x IS NULL",
     "SELECT grp FROM t WHERE n > 0 INTERSECT SELECT grp FROM t WHERE x > 2",
+    "SELECT grp, ROUND(AVG(x), 1), ROUND(SUM(n)), ROUND(x) FROM t GROUP BY grp ORDER BY grp",
+    "SELECT name, ROUND(MAX(x), 1) FROM t",
+    "SELECT ROUND(x, n), ROUND(n, -2), ROUND(code, 1) FROM t ORDER BY id",
 ]
 
 
@@ -242,3 +245,76 @@ def test_property_random_tables_agree(tmp_path: Path, rows: list[tuple[object, .
     db = load_sqlite(path, "r", origin="test")
     assert rows_equal(run_sqlite(path, query).rows, db.execute(query).rows)
     db.close()
+
+
+# --------------------------------------------------------------------------- ROUND, as written
+
+
+ROUND_CASES = [
+    (61.565, 2, 61.57),  # the double is 61.56499999...: rounded as written, not as stored
+    (61.56499999999999, 2, 61.57),  # a few units in the last place off still reads 61.565
+    (-2.675, 2, -2.68),  # half away from zero
+    (0.125, 2, 0.13),
+    (2.5, 0, 3.0),
+    (-0.5, 0, -1.0),
+    (1.0049999999, 2, 1.0),  # really below the half
+    (1e-5, 2, 0.0),
+    (123456.789, 40, 123456.789),  # more digits than a DECIMAL holds: the value unchanged
+    (9007199254740993.0, 2, 9007199254740992.0),  # past 2**52 nothing is rounded
+]
+
+
+@pytest.mark.parametrize(("value", "digits", "expected"), ROUND_CASES)
+def test_round_as_written_on_both_paths(value: float, digits: int, expected: float) -> None:
+    from holobench.sql import sqlite_round
+
+    assert sqlite_round(value, digits) == expected
+    con = duckdb.connect()
+    sql = to_duckdb(f"SELECT ROUND(v, {digits}) FROM r", {"r": {"v": "DOUBLE"}})
+    con.execute("CREATE TABLE r (v DOUBLE)")
+    con.execute("INSERT INTO r VALUES (?)", [value])
+    assert con.execute(sql).fetchone() == (expected,)
+
+
+def test_raw_duckdb_rounds_the_stored_double() -> None:
+    """Guard against a vacuous rule: since DuckDB 2.0.1 its ROUND gives 61.56 here."""
+    raw = duckdb.connect().execute("SELECT ROUND(61.565::DOUBLE, 2)").fetchone()
+    rewritten = duckdb.connect().execute(to_duckdb("SELECT ROUND(61.565, 2)", {})).fetchone()
+    assert rewritten == (61.57,)
+    if tuple(int(p) for p in duckdb.__version__.split(".")[:3]) >= (2, 0, 1):
+        assert raw == (61.56,)
+
+
+@pytest.mark.skipif(sqlite3.sqlite_version_info >= (3, 43, 0), reason="SQLite 3.43 rounds the exact double")
+def test_sqlite_before_3_43_rounds_as_written(tiny: Path) -> None:
+    for value, digits, expected in ROUND_CASES[:-2]:
+        assert sqlite3.connect(":memory:").execute("SELECT round(?, ?)", (value, digits)).fetchone() == (expected,)
+    for sql in DIFFERENCES[-3:]:
+        assert rows_equal(run_sqlite(tiny, sql, native_round=True).rows, run_sqlite(tiny, sql).rows)
+
+
+decimals = st.decimals(min_value=0, max_value=100000, places=3, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(decimals, min_size=1, max_size=12), digits=st.integers(min_value=0, max_value=4))
+def test_property_round_of_aggregates_agrees(values: list[object], digits: int) -> None:
+    """Decimal data aggregated on each engine round alike, ties and summation noise included."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE r (v DOUBLE)")
+    con.executemany("INSERT INTO r VALUES (?)", [[float(str(v))] for v in values])
+    lite = use_reference_round(sqlite3.connect(":memory:"))
+    lite.execute("CREATE TABLE r (v REAL)")
+    lite.executemany("INSERT INTO r VALUES (?)", [(float(str(v)),) for v in values])
+    sql = f"SELECT ROUND(AVG(v), {digits}), ROUND(SUM(v) / 7, {digits}), ROUND(MIN(v), {digits}) FROM r"
+    assert con.execute(to_duckdb(sql, {"r": {"v": "DOUBLE"}})).fetchone() == lite.execute(sql).fetchone()
+
+
+def test_docstring_examples_run() -> None:
+    """The before/after examples in the SQL layer's docstrings are real."""
+    import doctest
+
+    import holobench.sql
+
+    result = doctest.testmod(holobench.sql, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 3 and result.failed == 0
