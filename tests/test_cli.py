@@ -442,7 +442,12 @@ def test_unknown_source_kind() -> None:
         ),
         (
             ["BACKEND=vllm", "MODEL=Qwen/Qwen3-8B", "SUITE=paper"],
-            ["-e '.[vllm]'", "--suite paper", "--backend vllm", "results/runs/paper/vllm-Qwen_Qwen3-8B-cot"],
+            [
+                "--require-hashes --no-deps -r requirements/vllm.txt",
+                "--suite paper",
+                "--backend vllm",
+                "results/runs/paper/vllm-Qwen_Qwen3-8B-cot",
+            ],
             ["--base-url"],
         ),
     ],
