@@ -612,11 +612,17 @@ def submit_validate(
     from holobench.submit import validate
 
     sub = validate(path, instances)
+    from holobench.environment import describe
+
     checked = "against the suite" if instances else "internally (pass --instances to check against the suite)"
     out.print(
         f"{path}: valid: {sub.manifest.label} on {sub.manifest.suite}, {len(sub.scores)} instances, checked {checked}",
         markup=False,
     )
+    for part in ("suite", "run"):
+        recorded = sub.manifest.versions.get(part)
+        shown = describe(recorded) if isinstance(recorded, dict) else "not recorded"
+        out.print(f"  {part} versions: {shown}", markup=False)
 
 
 @leaderboard_app.command("build")
@@ -634,6 +640,29 @@ def leaderboard_build(
         table.add_row(str(e["rank"]), escape(e["label"]), "n/a" if e["score"] is None else f"{e['score']:.3f}", e["ci"])
     out.print(table)
     out.print(f"leaderboard: {output / 'index.html'}", markup=False)
+
+
+@app.command("versions")
+def versions_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON, as manifests record it")] = False,
+    tokenizer: Annotated[str, typer.Option(help="also hash this tokenizer's file")] = "o200k_base",
+) -> None:
+    """The versions that decide results (as every manifest records them) and the reference SQLite."""
+    from holobench.environment import reference_versions
+    from holobench.tokenizers import tokenizer_fingerprint
+
+    found = {**reference_versions(), "tokenizer": tokenizer_fingerprint(tokenizer)}
+    if as_json:
+        out.print(json.dumps(found, indent=2, sort_keys=True), markup=False)
+        return
+    table = Table("component", "version")
+    table.add_row("holobench", found["holobench"])
+    table.add_row("python", found["python"])
+    table.add_row("sqlite (reference)", found["sqlite_reference"])
+    for dist, version in found["packages"].items():
+        table.add_row(dist, version or "not installed")
+    table.add_row(f"tokenizer {tokenizer}", f"{found['tokenizer']['file']} sha256 {found['tokenizer']['sha256'][:16]}")
+    out.print(table)
 
 
 def main() -> None:

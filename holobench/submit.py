@@ -83,6 +83,10 @@ class SubmissionManifest(BaseModel):
     created: str
     label: str = Field(default="", max_length=200, description="leaderboard display name; the model by default")
     notes: str = Field(default="", max_length=10_000)
+    versions: dict[str, Any] = Field(
+        default_factory=dict,
+        description="versions that decided the results: {'run': ..., 'suite': ...} (holobench.environment)",
+    )
 
     @field_validator("created")
     @classmethod
@@ -777,6 +781,7 @@ def pack(
             created=now.isoformat().replace("+00:00", "Z"),
             label=label or model,
             notes=notes,
+            versions={k: v for k, v in (("run", run.get("versions")), ("suite", run.get("suite_versions"))) if v},
         )
     except ValidationError as exc:
         raise SubmissionError(f"{run_dir}: cannot build the submission manifest ({_reason(exc)})") from exc

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from holobench._io import atomic_write_text
 from holobench._version import __version__
 from holobench.context import GENERATOR_VERSION, GenerationError, InstanceBuilder, TableLines
+from holobench.environment import versions
 from holobench.errors import HoloBenchError
 from holobench.sources import open_source
 from holobench.sources.base import Database, Source
@@ -319,6 +320,7 @@ def generate_suite(
         "holobench_version": __version__,
         "generator_version": GENERATOR_VERSION,
         "tokenizer": suite.tokenizer,
+        "versions": versions(tokenizer=suite.tokenizer),
         "instances": sum(counts.values()),
         "instances_per_database": counts,
         "grid_size": total,

@@ -133,6 +133,23 @@ def _tiktoken_encoding(name: str) -> Any:
     return tiktoken.Encoding(**spec)
 
 
+@functools.cache
+def tokenizer_fingerprint(name: str) -> dict[str, str]:
+    """The tokenizer's name and the SHA-256 of the file that defines it (BPE ranks or tokenizer.json).
+
+    Two generations with the same name but different files count tokens differently; the hash in
+    the manifest shows it.
+    """
+    if name in TIKTOKEN_ENCODINGS:
+        digest = hashlib.sha256(_packaged_rank_file(name)).hexdigest()
+        return {"name": name, "file": f"{name}.tiktoken", "sha256": digest}
+    tokenizer = get_tokenizer(name)
+    path = getattr(tokenizer, "path", None)
+    if not isinstance(path, Path):
+        return {"name": name, "file": "", "sha256": ""}
+    return {"name": name, "file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
 def _packaged_hf_path(alias: str) -> Path:
     module, relative, dist = _PACKAGED_HF[alias]
     spec = importlib.util.find_spec(module)

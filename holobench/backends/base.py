@@ -98,6 +98,14 @@ class Backend(abc.ABC):
     #: the model's context window in tokens when known (from a flag, the server, or the model)
     context_window: int | None = None
 
+    #: distributions whose release can change this backend's answers; their versions go into
+    #: the run manifest (``holobench.environment``)
+    libraries: ClassVar[tuple[str, ...]] = ()
+
+    def library_versions(self) -> tuple[str, ...]:
+        """The distributions to record; a wrapping backend adds its inner backend's."""
+        return self.libraries
+
     @property
     def model(self) -> str:
         return getattr(self, "_model", self.name)

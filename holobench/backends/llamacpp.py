@@ -92,6 +92,7 @@ class LlamaCppBackend(Backend):
     """
 
     name = "llamacpp"
+    libraries = ("llama-cpp-python",)
 
     def __init__(
         self,

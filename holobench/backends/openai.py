@@ -139,6 +139,7 @@ def _error_detail(status: int, raw: bytes) -> str:
 
 class OpenAIBackend(Backend):
     name = "openai"
+    libraries = ("openai", "aiohttp")
 
     def __init__(
         self,

@@ -68,6 +68,7 @@ def _positive(options: BackendOptions, key: str, default: int) -> int:
 
 class RagBackend(Backend):
     name = "rag"
+    libraries = ("bm25s", "sentence-transformers")
     #: the prompt sent is built from the retrieved lines, not the full context: a runner that
     #: checks the full prompt against ``context_window`` beforehand should skip that check
     reduces_context: ClassVar[bool] = True
@@ -126,6 +127,9 @@ class RagBackend(Backend):
             rag["window_tokens"] = self.window_tokens
         rag.update(self.embedder.settings() if self.embedder is not None else self.bm25.settings())
         return {"backend": self.name, "model": self.model, "rag": rag, "inner": self.inner.settings()}
+
+    def library_versions(self) -> tuple[str, ...]:
+        return (*self.libraries, *self.inner.library_versions())
 
     async def prepare(self) -> None:
         await self.inner.prepare()

@@ -46,6 +46,7 @@ Conversation = list[dict[str, str]]
 
 class VLLMBackend(Backend):
     name = "vllm"
+    libraries = ("vllm", "torch", "transformers")
     #: the runner hands this backend whole batches (Client.complete_batch) instead of single requests
     prefers_batches: ClassVar[bool] = True
 

@@ -21,6 +21,7 @@ import pandas as pd
 from holobench._io import staged_dir
 from holobench._version import __version__
 from holobench.aggregate import TABLES, Run, frame, table
+from holobench.environment import describe
 from holobench.errors import HoloBenchError
 from holobench.report import draw_plots
 from holobench.submit import Submission, validate
@@ -50,6 +51,7 @@ class Entry:
     notes: str
     holobench_version: str
     settings: str
+    versions: str
     instances: int
     scored: int
     skipped: int
@@ -95,6 +97,7 @@ def _entry(sub: Submission, taken: set[str]) -> tuple[Entry, pd.DataFrame]:
         notes=m.notes,
         holobench_version=m.holobench_version,
         settings=json.dumps(m.backend_settings, sort_keys=True),
+        versions=describe(m.versions["run"]) if isinstance(m.versions.get("run"), dict) else "not recorded",
         instances=len(sub.scores),
         scored=sum(r.status == "scored" for r in sub.scores),
         skipped=sum(r.status == "skipped" for r in sub.scores),
@@ -127,6 +130,20 @@ def _table_rows(t: pd.DataFrame, by: list[str]) -> tuple[list[str], list[list[st
             ]
         )
     return columns, rows
+
+
+def _generated_with(subs: list[Submission], instances: Path | None) -> str:
+    """The versions that generated the suite (its gold): the suite manifest beside the instances
+    file when there is one, else what the first submission recorded."""
+    if instances is not None:
+        try:
+            manifest = json.loads((instances.parent / "manifest.json").read_text(encoding="utf-8"))
+            if isinstance(manifest, dict) and isinstance(manifest.get("versions"), dict):
+                return describe(manifest["versions"])
+        except (OSError, ValueError):
+            pass
+    recorded = subs[0].manifest.versions.get("suite")
+    return describe(recorded) if isinstance(recorded, dict) else "not recorded"
 
 
 def build(paths: list[Path], out: Path, *, instances: Path | None = None) -> dict[str, Any]:
@@ -182,6 +199,7 @@ def build(paths: list[Path], out: Path, *, instances: Path | None = None) -> dic
             n_instances=first.n_instances,
             scorer=first.scorer,
             version=__version__,
+            generated_with=_generated_with(subs, instances),
             plots=overall_plots,
         )
         (staging / "index.html").write_text(index, encoding="utf-8")

@@ -244,5 +244,6 @@ async def score_judge(
     final = [r for r in records if r is not None]
     summary = summarize(final, missing=count_ids(instances) - len(final))
     summary["judge"] = {"backend": config.backend, "model": judge.client.backend.model, **judge.client.summary()}
-    write_scores(out or default_out(predictions, "judge"), final, summary)
+    libraries = judge.client.backend.library_versions()
+    write_scores(out or default_out(predictions, "judge"), final, summary, libraries)
     return summary

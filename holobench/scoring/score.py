@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from statistics import fmean
 from typing import Any
 
 from holobench._io import atomic_write_text
+from holobench.environment import versions
 from holobench.errors import HoloBenchError
 from holobench.runner import Journal, Prediction, file_hash, read_instances
 from holobench.scoring.match import DEFAULT_REL_TOL, match
@@ -158,7 +159,9 @@ def summarize(records: list[ScoreRecord], missing: int = 0) -> dict[str, Any]:
     }
 
 
-def write_scores(out: Path, records: list[ScoreRecord], summary: dict[str, Any]) -> None:
+def write_scores(out: Path, records: list[ScoreRecord], summary: dict[str, Any], libraries: Sequence[str] = ()) -> None:
+    """Records and summary; the summary also records the versions that decided the scores."""
+    summary = {**summary, "versions": versions(libraries)}
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / SCORES_FILE, "".join(r.model_dump_json() + "\n" for r in records))
     atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2, sort_keys=True) + "\n")
