@@ -244,7 +244,7 @@ def _rewrite_like(node: exp.Like) -> exp.Expr:
     return exp.ILike(**{k: v for k, v in node.args.items() if v is not None})
 
 
-def _is_aggregate_select(select: exp.Select) -> bool:
+def is_aggregate_select(select: exp.Select) -> bool:
     if select.args.get("group") is not None:
         return True
     return any(_aggregates_in(p) for p in select.expressions)
@@ -276,7 +276,7 @@ def _inside(node: exp.Expr, stop: exp.Expr, match: Any) -> bool:
 
 def _rewrite_bare_columns(select: exp.Select) -> None:
     """Wrap columns that are neither grouped nor aggregated the way SQLite resolves them."""
-    if not _is_aggregate_select(select):
+    if not is_aggregate_select(select):
         return
     group = select.args.get("group")
     grouped = list(group.expressions) if group else []
