@@ -29,7 +29,10 @@ TABLES: dict[str, list[str]] = {
     "category": ["category"],
     "database": ["db_id"],
     "length_x_setting": ["target_tokens", "setting", "level"],
+    "answerability": ["answerable"],
 }
+#: How an instance's answerability reads in tables: by design (answerable sampling) or not decided.
+ANSWERABILITY = {True: "answerable", False: "unanswerable", None: "uniform"}
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ def frame(runs: Iterable[Run]) -> pd.DataFrame:
                         "score": r.score,
                         "precision": r.precision,
                         "retrieval_recall": r.retrieval_recall,
+                        "answerable": ANSWERABILITY[r.answerable],
                         "primary": category == r.categories[0],
                     }
                 )
@@ -95,6 +99,7 @@ def frame(runs: Iterable[Run]) -> pd.DataFrame:
         "score",
         "precision",
         "retrieval_recall",
+        "answerable",
         "primary",
     ]
     return pd.DataFrame(rows, columns=columns)

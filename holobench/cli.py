@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import sys
@@ -35,6 +36,8 @@ app.add_typer(verbalize_app, name="verbalize")
 app.add_typer(queries_app, name="queries")
 submit_app = typer.Typer(help="Leaderboard submissions: pack and validate.", no_args_is_help=True)
 leaderboard_app = typer.Typer(help="The static leaderboard site.", no_args_is_help=True)
+suite_app = typer.Typer(help="Generated suites: what they measure.", no_args_is_help=True)
+app.add_typer(suite_app, name="suite")
 app.add_typer(submit_app, name="submit")
 app.add_typer(leaderboard_app, name="leaderboard")
 
@@ -274,11 +277,18 @@ def generate(
     parquet: Annotated[bool, typer.Option(help="suite: also write instances.parquet")] = False,
     category: Annotated[list[str] | None, typer.Option(help="ad hoc: categories (default: by the rules)")] = None,
     workers: Annotated[int, typer.Option(help="suite: worker processes (0: one per core for large suites)")] = 0,
+    sampling: Annotated[
+        str, typer.Option(help="ad hoc: answerable (answer rows + near misses) or uniform (the paper's protocol)")
+    ] = "answerable",
+    positives: Annotated[float, typer.Option(help="ad hoc: share of the relevant budget for answer rows")] = 0.5,
+    unanswerable: Annotated[
+        bool, typer.Option("--unanswerable", help="ad hoc: withhold every answer row (answerable sampling)")
+    ] = False,
 ) -> None:
     """Generate instances: a whole suite, or one query given on the command line."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from holobench.context import InstanceBuilder
+    from holobench.context import InstanceBuilder, LazyFiller
     from holobench.sql import parse, suggest_categories
     from holobench.suite import SuiteRun, generate_suite, instance_json, load_suite
     from holobench.tokenizers import get_tokenizer
@@ -298,9 +308,16 @@ def generate(
                 workers=workers,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
+        from holobench.scoring.audit import audit_file, write_into_manifest
+
+        audit = audit_file(output)
+        write_into_manifest(audit, output)
+        share = manifest["sampling"].get("unanswerable_share")
         out.print(
             f"wrote {manifest['instances']:,} instances to {output / 'instances.jsonl'} "
-            f"({len(manifest['skipped'])} skipped; manifest {output / 'manifest.json'})"
+            f"({len(manifest['skipped'])} skipped; {manifest['sampling']['strategy']} sampling"
+            + (f", {share:.1%} unanswerable" if share is not None else "")
+            + f"; 'No answer' scores {audit.overall.no_answer:.3f}; manifest {output / 'manifest.json'})"
         )
         return
     if db is None or sql is None or question is None:
@@ -320,15 +337,31 @@ def generate(
         filler_ids = [d for d in src.list_databases() if d != db]
     else:
         filler_ids = [f.strip() for f in fillers.split(",") if f.strip()]
-    builder = InstanceBuilder(
-        database, get_tokenizer(tokenizer), fillers=[src.open(f) for f in filler_ids], source=source
+    lazy = [LazyFiller(f, functools.partial(src.open, f)) for f in filler_ids]
+    builder = InstanceBuilder(database, get_tokenizer(tokenizer), fillers=lazy, source=source)
+    if sampling not in ("answerable", "uniform"):
+        raise HoloBenchError(f"--sampling {sampling!r}: use answerable or uniform")
+    if unanswerable and sampling != "answerable":
+        raise HoloBenchError("--unanswerable needs --sampling answerable (uniform sampling has no answer rows)")
+    if not 0 < positives <= 1:
+        raise HoloBenchError(f"--positives {positives}: give a share in (0, 1]")
+    instance = builder.build(
+        query,
+        length,
+        placement=placement,
+        seed=seed,
+        amount=amount,
+        density=density,
+        sampling=sampling,
+        positives=positives,
+        answerable=not unanswerable,
     )
-    instance = builder.build(query, length, placement=placement, seed=seed, amount=amount, density=density)
     atomic_write_text(output, instance_json(instance) + "\n")
     st = instance.stats
     out.print(
         f"wrote {output}: {st.tokens} tokens ({st.relevant_rows} relevant, {st.auxiliary_rows} auxiliary, "
         f"{st.filler_rows} filler rows); gold {len(instance.gold.rows)} rows"
+        + ("" if instance.answerable is None else f"; {'answerable' if instance.answerable else 'unanswerable'}")
     )
 
 
@@ -640,6 +673,33 @@ def leaderboard_build(
         table.add_row(str(e["rank"]), escape(e["label"]), "n/a" if e["score"] is None else f"{e['score']:.3f}", e["ci"])
     out.print(table)
     out.print(f"leaderboard: {output / 'index.html'}", markup=False)
+
+
+@suite_app.command("audit")
+def suite_audit(
+    path: Annotated[Path, typer.Argument(help="an instances file, or a suite folder")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the audit as JSON")] = False,
+) -> None:
+    """Gold shapes and trivial baselines of a generated suite, per database and per category."""
+    from holobench.scoring.audit import AuditRow, audit_file
+
+    audit = audit_file(path)
+    if as_json:
+        out.print(audit.model_dump_json(indent=2), markup=False)
+        return
+    columns = [name for name in AuditRow.model_fields if name != "group"]
+    for title, rows in (
+        ("overall", [audit.overall]),
+        ("by database", audit.by_database),
+        ("by category", audit.by_category),
+    ):
+        table = Table("group", *columns, title=f"{path}: {title}")
+        for row in rows:
+            values = row.model_dump()
+            table.add_row(row.group, *("-" if values[c] is None else f"{values[c]:g}" for c in columns))
+        out.print(table)
+    flagged = ", ".join(f"{q} ({share:.0%})" for q, share in audit.flagged_queries.items()) or "none"
+    out.print(f"queries with degenerate gold in most answerable cells: {flagged}", markup=False)
 
 
 @app.command("versions")

@@ -26,47 +26,32 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import duckdb
+
 from holobench.errors import HoloBenchError
+from holobench.lines import SEPARATOR, Line, TableLines, seeded_rng, take
+from holobench.provenance import Provenance, compute_provenance
+from holobench.sampling import ATTEMPTS, DEFAULT_POSITIVES, AnswerableSampler, Draw, Sampling, acceptable
 from holobench.sources.base import Database, load_table, lock_down, new_connection
 from holobench.sql import execute_duckdb, parse, tables_used
-from holobench.tokenizers import Tokenizer, count_many
+from holobench.tokenizers import Tokenizer, lines_add_up
 from holobench.types import (
     Instance,
     InstanceConfig,
     InstanceStats,
-    LineSource,
     Placement,
     Query,
     Result,
 )
 
 GENERATOR_VERSION = "1"
-SEPARATOR = "\n"
 
 
 class GenerationError(HoloBenchError):
     """An instance cannot be built as asked."""
-
-
-@dataclass(frozen=True)
-class Line:
-    """A candidate line: where it comes from, its text and its token counts."""
-
-    db: str
-    table: str
-    row: int
-    text: str
-    tokens: int  # the line alone (when it is the last line)
-    tokens_sep: int  # the line followed by the separator
-
-    def source(self, relevant: bool, home: str) -> LineSource:
-        # Trusted internal values: skip validation, which costs more than the rest of the record.
-        return LineSource.model_construct(
-            table=self.table, row=self.row, relevant=relevant, db=None if self.db == home else self.db
-        )
 
 
 @dataclass(frozen=True)
@@ -88,35 +73,9 @@ class Plan:
         rng_parts: tuple[object, ...],
         next_line: Line | None,
     ) -> Plan:
-        ordered = arrange(relevant, auxiliary, placement, _rng(*rng_parts))
+        ordered = arrange(relevant, auxiliary, placement, seeded_rng(*rng_parts))
         tokens = sum(x.tokens_sep for x, _ in ordered[:-1]) + (ordered[-1][0].tokens if ordered else 0)
         return cls(relevant, auxiliary, ordered, tokens, next_line)
-
-
-def _rng(*parts: object) -> random.Random:
-    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
-
-
-class TableLines:
-    """Sentences and token counts of every row of a database's tables, computed once."""
-
-    def __init__(self, db: Database, tokenizer: Tokenizer) -> None:
-        self.db = db
-        self.tokenizer = tokenizer
-        self._cache: dict[str, list[Line]] = {}
-
-    def lines(self, table: str) -> list[Line]:
-        name = self.db.table_name(table)
-        if name not in self._cache:
-            texts = self.db.sentences(name)
-            alone = count_many(self.tokenizer, texts)
-            with_sep = count_many(self.tokenizer, [t + SEPARATOR for t in texts])
-            self._cache[name] = [
-                Line(self.db.db_id, name, i, t, a, s)
-                for i, (t, a, s) in enumerate(zip(texts, alone, with_sep, strict=True))
-            ]
-        return self._cache[name]
 
 
 def arrange(
@@ -160,7 +119,7 @@ def _relevant_order(tables: dict[str, list[Line]], seed: int, db_id: str, query_
     queues = []
     for name in sorted(tables):
         rows = list(tables[name])
-        _rng(seed, db_id, query_id, "relevant", name).shuffle(rows)
+        seeded_rng(seed, db_id, query_id, "relevant", name).shuffle(rows)
         queues.append(rows)
     order: list[Line] = []
     depth = 0
@@ -170,21 +129,17 @@ def _relevant_order(tables: dict[str, list[Line]], seed: int, db_id: str, query_
     return order
 
 
-def _take(candidates: Sequence[Line], budget: int) -> tuple[list[Line], int]:
-    """Lines in order while the next one fits in ``budget`` (counting each with its separator)."""
-    taken: list[Line] = []
-    used = 0
-    for line in candidates:
-        if used + line.tokens_sep > budget:
-            break
-        taken.append(line)
-        used += line.tokens_sep
-    return taken, used
-
-
 def instance_id(payload: Mapping[str, object]) -> str:
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class LazyFiller:
+    """A filler database opened only when an instance needs it (most need none)."""
+
+    db_id: str
+    open: Callable[[], Database]
 
 
 class InstanceBuilder:
@@ -195,7 +150,7 @@ class InstanceBuilder:
         db: Database,
         tokenizer: Tokenizer,
         *,
-        fillers: Sequence[Database] = (),
+        fillers: Sequence[Database | LazyFiller] = (),
         source: str = "bundled",
         lines_cache: dict[str, TableLines] | None = None,
     ) -> None:
@@ -206,11 +161,24 @@ class InstanceBuilder:
         # database or as filler) through ``lines_cache``.
         cache = lines_cache if lines_cache is not None else {}
         self._lines = cache.setdefault(db.db_id, TableLines(db, tokenizer))
-        self._fillers = [cache.setdefault(f.db_id, TableLines(f, tokenizer)) for f in fillers]
+        self._cache = cache
+        self._filler_specs = list(fillers)
+        self._filler_lines: list[TableLines] | None = None
         self._gold: dict[tuple[str, tuple[tuple[str, int], ...]], Result] = {}
         self._tables_of: dict[tuple[str, str], list[str]] = {}
         self._order_cache: dict[tuple[int, str, str], tuple[list[Line], list[Line]]] = {}
         self._filler_cache: dict[tuple[int, str], list[Line]] = {}
+        self._provenance: dict[tuple[str, str], Provenance] = {}
+        self._samplers: dict[tuple[str, str], AnswerableSampler] = {}
+        self._gold_con: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def _fillers(self) -> list[TableLines]:
+        """Filler databases' lines; a lazy filler is opened only now, when auxiliary rows ran out."""
+        if self._filler_lines is None:
+            opened = [f.open() if isinstance(f, LazyFiller) else f for f in self._filler_specs]
+            self._filler_lines = [self._cache.setdefault(f.db_id, TableLines(f, self.tokenizer)) for f in opened]
+        return self._filler_lines
 
     # ------------------------------------------------------------------ candidates
     def relevant_tables(self, query: Query) -> list[str]:
@@ -227,7 +195,7 @@ class InstanceBuilder:
             names = self.relevant_tables(query)
             relevant = _relevant_order({t: self._lines.lines(t) for t in names}, seed, self.db.db_id, query.id)
             own = [x for t in self.db.tables if t not in names for x in self._lines.lines(t)]
-            _rng(seed, self.db.db_id, query.id, "auxiliary").shuffle(own)
+            seeded_rng(seed, self.db.db_id, query.id, "auxiliary").shuffle(own)
             if len(self._order_cache) >= 4:
                 self._order_cache.pop(next(iter(self._order_cache)))
             self._order_cache[key] = (relevant, own)
@@ -238,16 +206,31 @@ class InstanceBuilder:
         key = (seed, query.id)
         if key not in self._filler_cache:
             filler = [x for f in self._fillers for t in f.db.tables for x in f.lines(t)]
-            _rng(seed, self.db.db_id, query.id, "filler").shuffle(filler)
+            seeded_rng(seed, self.db.db_id, query.id, "filler").shuffle(filler)
             self._filler_cache.clear()
             self._filler_cache[key] = filler
         return self._filler_cache[key]
 
     # ------------------------------------------------------------------ plan
-    def plan(self, query: Query, target: int, budget: int, placement: Placement, seed: int) -> Plan:
-        """Choose and order the lines: exact length from cached counts, no duplicates."""
+    def plan(
+        self,
+        query: Query,
+        target: int,
+        budget: int,
+        placement: Placement,
+        seed: int,
+        drawn: list[Line] | None = None,
+    ) -> Plan:
+        """Choose and order the lines: exact length from cached counts, no duplicates.
+
+        ``drawn``: relevant lines chosen by another sampling strategy (answerable sampling);
+        by default they are drawn uniformly here.
+        """
         order, own = self._orders(query, seed)
-        relevant, rel_used = _take(order, budget)
+        if drawn is None:
+            relevant, rel_used = take(order, budget)
+        else:
+            relevant, rel_used = drawn, sum(x.tokens_sep for x in drawn)
         if not relevant:
             need = order[0].tokens_sep if order else 0
             raise GenerationError(
@@ -259,10 +242,10 @@ class InstanceBuilder:
                 )
             )
         # Each line is counted with its separator; the last line has none, hence one token of slack.
-        aux, aux_used = _take(own, target + 1 - rel_used)
+        aux, aux_used = take(own, target + 1 - rel_used)
         candidates: Sequence[Line] = own
-        if len(aux) == len(own) and self._fillers:
-            filler, _ = _take(self._filler_order(query, seed), target + 1 - rel_used - aux_used)
+        if len(aux) == len(own) and self._filler_specs:
+            filler, _ = take(self._filler_order(query, seed), target + 1 - rel_used - aux_used)
             aux = aux + filler
             candidates = [*own, *self._filler_order(query, seed)]
         rng_parts = (seed, self.db.db_id, query.id, "placement", placement.value)
@@ -294,8 +277,14 @@ class InstanceBuilder:
         seed: int = 0,
         amount: int | None = None,
         density: float | None = None,
+        sampling: Sampling | str = Sampling.UNIFORM,
+        positives: float = DEFAULT_POSITIVES,
+        answerable: bool = True,
     ) -> Instance:
+        """One instance; ``sampling`` chooses its relevant rows (``holobench.sampling``), and with
+        answerable sampling ``answerable=False`` withholds every answer row by design."""
         placement = Placement(placement)
+        sampling = Sampling(sampling)
         if (amount is None) == (density is None):
             raise GenerationError("give exactly one of an information amount (tokens) or a density (share)")
         budget = amount if amount is not None else int((density or 0) * target_tokens)
@@ -308,24 +297,36 @@ class InstanceBuilder:
             info_density=density,
             placement=placement,
             seed=seed,
+            sampling=sampling.value if sampling is Sampling.ANSWERABLE else None,
+            positives=positives if sampling is Sampling.ANSWERABLE else None,
         )
-        plan = self.plan(query, target_tokens, budget, placement, seed)
+        draw: Draw | None = None
+        if sampling is Sampling.ANSWERABLE:
+            draw, gold = self._answerable_draw(query, budget, seed, positives, answerable)
+        plan = self.plan(query, target_tokens, budget, placement, seed, draw.lines if draw else None)
         relevant, aux, ordered = plan.relevant, plan.auxiliary, plan.ordered
-        context = SEPARATOR.join(line.text for line, _ in ordered)
-        tokens = self.tokenizer.count(context)
+        texts = [line.text for line, _ in ordered]
+        context = SEPARATOR.join(texts)
+        tokens = plan.tokens if lines_add_up(self.tokenizer, texts) else self.tokenizer.count(context)
         if tokens != plan.tokens:
             raise GenerationError(
                 f"tokenizer {self.tokenizer.name} is not additive over lines here ({tokens} != {plan.tokens}); "
                 "report this with the database and query"
             )
-        gold = self.gold(query, relevant)
+        if draw is None:
+            gold = self.gold(query, relevant)
+        config_json = config.model_dump(mode="json")
+        for key in ("sampling", "positives"):  # absent under uniform sampling: ids stay as they were
+            if config_json[key] is None:
+                del config_json[key]
         payload = {
             "generator": GENERATOR_VERSION,
             "source": self.source,
             "db_id": self.db.db_id,
-            "fillers": [f.db.db_id for f in self._fillers],
+            "fillers": [f.db_id for f in self._filler_specs],
             "query": [query.id, query.sql, query.question],
-            "config": config.model_dump(mode="json"),
+            "config": config_json,
+            **({"answerable": answerable} if draw is not None else {}),
         }
         filler_rows = sum(1 for x in aux if x.db != self.db.db_id)
         return Instance(
@@ -346,23 +347,76 @@ class InstanceBuilder:
                 relevant_rows=len(relevant),
                 auxiliary_rows=len(aux) - filler_rows,
                 filler_rows=filler_rows,
+                answer_rows=len(draw.answers) if draw is not None else None,
             ),
-            lines=[line.source(is_rel, self.db.db_id) for line, is_rel in ordered],
+            lines=[
+                line.source(
+                    is_rel, self.db.db_id, ((line.table, line.row) in draw.answers) if draw and is_rel else None
+                )
+                for line, is_rel in ordered
+            ],
+            answerable=answerable if draw is not None else None,
         )
+
+    # ------------------------------------------------------------------ answerable sampling
+    def provenance(self, query: Query) -> Provenance:
+        """The query's provenance over this database, computed once."""
+        key = (query.sql, query.dialect)
+        if key not in self._provenance:
+            self._provenance[key] = compute_provenance(self.db, query.sql, query.dialect)
+        return self._provenance[key]
+
+    def sampler(self, query: Query) -> AnswerableSampler:
+        key = (query.sql, query.dialect)
+        if key not in self._samplers:
+            self._samplers.clear()  # a suite builds one query at a time
+            tables = self.relevant_tables(query)
+            self._samplers[key] = AnswerableSampler(self.db, self._lines, self.provenance(query), tables)
+        return self._samplers[key]
+
+    def _answerable_draw(
+        self, query: Query, budget: int, seed: int, positives: float, answerable: bool
+    ) -> tuple[Draw, Result]:
+        """A draw whose gold passes the check, trying ``ATTEMPTS`` seeded draws."""
+        sampler = self.sampler(query)
+        where = f"{self.db.db_id}/{query.id}"
+        if not answerable and not sampler.can_withhold():
+            raise GenerationError(f"{where}: every row of the tables it reads answers it; no unanswerable draw exists")
+        prov = self.provenance(query)
+        if answerable and not prov.groups:
+            raise GenerationError(f"{where}: no rows answer it on the full database ({prov.note or 'empty result'})")
+        parts = (seed, self.db.db_id, query.id)
+        for attempt in range(ATTEMPTS):
+            draw = sampler.draw(budget, positives=positives, answerable=answerable, parts=parts, attempt=attempt)
+            if not draw.lines:
+                raise GenerationError(f"{where}: no relevant row fits an information budget of {budget} tokens")
+            gold = self.gold(query, draw.lines)
+            if acceptable(gold, prov, answerable, attempt):
+                return draw, gold
+        kind = "a non-degenerate answer" if answerable else "an empty answer"
+        hint = " (its HAVING threshold may need more rows than the budget holds)" if prov.having and answerable else ""
+        raise GenerationError(f"{where}: no draw of {budget} tokens gives {kind} in {ATTEMPTS} attempts{hint}")
 
     # ------------------------------------------------------------------ gold
     def gold(self, query: Query, relevant: Sequence[Line]) -> Result:
-        """The query on exactly ``relevant`` rows, in a connection that cannot touch files."""
+        """The query on exactly ``relevant`` rows, in a connection that cannot touch files.
+
+        One connection serves every gold answer of the builder (opening one costs about 10 ms):
+        it is locked before any table is loaded, and the tables are dropped after each query.
+        """
         key = (query.sql, tuple(sorted((x.table, x.row) for x in relevant)))
         cached = self._gold.get(key)
         if cached is not None:
             return cached
-        con = new_connection()
+        if self._gold_con is None:
+            self._gold_con = new_connection()
+            lock_down(self._gold_con)
+        con = self._gold_con
+        by_table: dict[str, list[int]] = {t: [] for t in self.relevant_tables(query)}
+        for x in relevant:
+            by_table[x.table].append(x.row)
+        schema = {}
         try:
-            by_table: dict[str, list[int]] = {t: [] for t in self.relevant_tables(query)}
-            for x in relevant:
-                by_table[x.table].append(x.row)
-            schema = {}
             for table, rows in by_table.items():
                 ts = self.db.schema(table)
                 all_rows = self.db.rows(table)
@@ -371,9 +425,9 @@ class InstanceBuilder:
                 values = [list(col) for col in zip(*picked, strict=True)] if picked else [[] for _ in columns]
                 load_table(con, table, columns, values)
                 schema[table] = {c.name: c.type for c in ts.columns}
-            lock_down(con)
             result = execute_duckdb(con, query.sql, schema, dialect=query.dialect)
         finally:
-            con.close()
+            for table in schema:
+                con.execute(f'DROP TABLE IF EXISTS "{table}"')
         self._gold[key] = result
         return result

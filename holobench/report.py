@@ -178,6 +178,7 @@ def _markdown(summaries: list[dict[str, Any]], tables: dict[str, pd.DataFrame], 
         "category": "By category",
         "database": "By database",
         "length_x_setting": "By length x setting",
+        "answerability": "Answer accuracy (answerable) and abstention accuracy (unanswerable by design)",
         "precision": "Precision (share of answer items that match a gold row)",
         "retrieval_recall": "RAG retrieval recall of relevant rows",
     }

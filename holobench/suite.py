@@ -20,9 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from holobench._io import atomic_write_text
 from holobench._version import __version__
-from holobench.context import GENERATOR_VERSION, GenerationError, InstanceBuilder, TableLines
+from holobench.context import GENERATOR_VERSION, GenerationError, InstanceBuilder
 from holobench.environment import versions
 from holobench.errors import HoloBenchError
+from holobench.lines import TableLines, seeded_rng
+from holobench.provenance import ProvenanceSummary
+from holobench.sampling import DEFAULT_POSITIVES, MAX_UNANSWERABLE, Sampling
 from holobench.sources import open_source
 from holobench.sources.base import Database, Source
 from holobench.tokenizers import DEFAULT_TOKENIZER, get_tokenizer
@@ -83,6 +86,15 @@ class Suite(BaseModel):
     settings: tuple[Setting, ...] = Field(min_length=1)
     placements: tuple[Placement, ...] = Field(min_length=1)
     seeds: tuple[int, ...] = (0,)
+    sampling: Sampling = Sampling.ANSWERABLE
+    positives: float = Field(default=DEFAULT_POSITIVES, gt=0, le=1)
+    unanswerable: float = Field(default=0.0, ge=0, le=MAX_UNANSWERABLE)
+
+    @model_validator(mode="after")
+    def _unanswerable_needs_answerable(self) -> Suite:
+        if self.unanswerable and self.sampling is not Sampling.ANSWERABLE:
+            raise ValueError("'unanswerable' needs 'sampling: answerable' (uniform sampling has no answer rows)")
+        return self
 
     @field_validator("lengths", mode="before")
     @classmethod
@@ -90,7 +102,11 @@ class Suite(BaseModel):
         return [parse_length(v) for v in value] if isinstance(value, list | tuple) else value
 
     def suite_hash(self) -> str:
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        dump = self.model_dump(mode="json")
+        if self.sampling is Sampling.UNIFORM:  # the fields uniform suites had before sampling existed
+            for key in ("sampling", "positives", "unanswerable"):
+                dump.pop(key)
+        blob = json.dumps(dump, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -125,6 +141,10 @@ def load_suite(path_or_name: str | Path) -> Suite:
         raise HoloBenchError(f"{path}: field '{loc}': {err['msg']}") from exc
 
 
+# One built cell: (JSON line, None, answerable) or (None, skip record, None).
+Cell = tuple[str | None, dict[str, Any] | None, bool | None]
+
+
 class Job(BaseModel):
     """One cell of the grid."""
 
@@ -134,6 +154,7 @@ class Job(BaseModel):
     setting: Setting
     placement: Placement
     seed: int
+    answerable: bool = True
 
 
 class SuiteRun:
@@ -146,6 +167,7 @@ class SuiteRun:
         self._dbs: dict[str, Database] = {}
         self._builders: dict[str, InstanceBuilder] = {}
         self._lines: dict[str, TableLines] = {}
+        self._queries: dict[str, list[Query]] = {}
 
     def database_ids(self) -> list[str]:
         have = self.source.list_databases()
@@ -159,10 +181,10 @@ class SuiteRun:
         return list(self.suite.databases)
 
     def queries(self, db_id: str) -> list[Query]:
-        queries = self.source.queries(db_id)
-        if self.suite.queries == "all":
-            return queries
-        return self.suite.queries.select(queries)
+        if db_id not in self._queries:  # a source may parse its query file on every call
+            queries = self.source.queries(db_id)
+            self._queries[db_id] = queries if self.suite.queries == "all" else self.suite.queries.select(queries)
+        return self._queries[db_id]
 
     def chunks(self) -> list[tuple[str, int]]:
         """(database, query index) pairs: the unit of work handed to a worker."""
@@ -183,15 +205,70 @@ class SuiteRun:
         for db_id, index in self.chunks():
             yield from self.chunk_jobs(db_id, index)
 
-    def build_chunk(self, db_id: str, index: int) -> list[tuple[str | None, dict[str, Any] | None]]:
-        """Every cell of one query: (JSON line, None) when built, (None, skip record) when not."""
-        out: list[tuple[str | None, dict[str, Any] | None]] = []
-        for job in self.chunk_jobs(db_id, index):
+    def build_chunk(self, db_id: str, index: int, withheld: int = 0) -> list[Cell]:
+        """Every cell of one query (see ``Cell``), in grid order.
+
+        ``withheld`` cells are built unanswerable, tried in a seeded order: a cell that cannot be
+        (its near misses still answer, at that budget) is built answerable and the next is tried.
+        """
+        jobs = list(self.chunk_jobs(db_id, index))
+        ready: dict[int, Instance] = {}
+        if withheld:
+            order = list(range(len(jobs)))
+            seeded_rng(db_id, jobs[0].query.id, "unanswerable").shuffle(order)
+            for i in order:
+                if len(ready) == withheld:
+                    break
+                try:
+                    ready[i] = self.build(jobs[i].model_copy(update={"answerable": False}))
+                except GenerationError:
+                    continue
+        out: list[Cell] = []
+        for i, job in enumerate(jobs):
             try:
-                out.append((instance_json(self.build(job)) + "\n", None))
+                instance = ready[i] if i in ready else self.build(job)
+                out.append((instance_json(instance) + "\n", None, instance.answerable))
             except GenerationError as exc:
-                out.append((None, _skip_record(job, exc)))
+                out.append((None, _skip_record(job, exc), None))
         return out
+
+    def withheld_quotas(self) -> dict[tuple[str, int], int]:
+        """How many cells of each query to build unanswerable, so that the suite's share holds.
+
+        Queries whose every relevant row answers them (``COUNT(*) FROM t``) cannot be withheld;
+        the others take their cells, split by largest remainder (at most half of a query's).
+        """
+        s = self.suite
+        if s.sampling is not Sampling.ANSWERABLE or not s.unanswerable:
+            return {}
+        per_query = len(s.lengths) * len(s.settings) * len(s.placements) * len(s.seeds)
+        chunks = self.chunks()
+        eligible = [c for c in chunks if self._can_withhold(*c)]
+        if not eligible:
+            return {}
+        want = min(round(s.unanswerable * per_query * len(chunks)), len(eligible) * per_query // 2)
+        exact = [want * (i + 1) // len(eligible) - want * i // len(eligible) for i in range(len(eligible))]
+        return dict(zip(eligible, exact, strict=True))
+
+    def provenance_summaries(self) -> list[ProvenanceSummary]:
+        """Each query's provenance method and row counts, for the manifest."""
+        out = []
+        for db_id, index in self.chunks():
+            query = self.queries(db_id)[index]
+            builder = self.builder(db_id)
+            try:
+                prov = builder.provenance(query)
+            except HoloBenchError:
+                continue
+            out.append(prov.summary(query.id, builder.db, builder.relevant_tables(query)))
+        return out
+
+    def _can_withhold(self, db_id: str, index: int) -> bool:
+        query = self.queries(db_id)[index]
+        try:
+            return self.builder(db_id).sampler(query).can_withhold()
+        except HoloBenchError:
+            return False
 
     def count(self) -> int:
         s = self.suite
@@ -227,6 +304,9 @@ class SuiteRun:
             seed=job.seed,
             amount=job.setting.amount,
             density=job.setting.density,
+            sampling=self.suite.sampling,
+            positives=self.suite.positives,
+            answerable=job.answerable,
         )
 
 
@@ -250,7 +330,7 @@ def _worker_init(suite_json: str) -> None:
     _WORKER = SuiteRun(Suite.model_validate_json(suite_json))
 
 
-def _worker_chunk(chunk: tuple[str, int]) -> list[tuple[str | None, dict[str, Any] | None]]:
+def _worker_chunk(chunk: tuple[str, int, int]) -> list[Cell]:
     assert _WORKER is not None
     return _WORKER.build_chunk(*chunk)
 
@@ -280,10 +360,12 @@ def generate_suite(
     final = out_dir / "instances.jsonl"
     tmp = out_dir / "instances.jsonl.tmp"
     counts: dict[str, int] = {}
+    withheld = 0
     skipped: list[dict[str, Any]] = []
     digest = hashlib.sha256()
     done = 0
-    chunks = run.chunks()
+    quotas = run.withheld_quotas()
+    chunks = [(db_id, index, quotas.get((db_id, index), 0)) for db_id, index in run.chunks()]
     pool = None
     if workers > 1 and source is None and len(chunks) > 1:
         import multiprocessing
@@ -291,13 +373,15 @@ def generate_suite(
         pool = multiprocessing.get_context("spawn").Pool(
             workers, initializer=_worker_init, initargs=(suite.model_dump_json(),)
         )
-        results: Iterator[list[tuple[str | None, dict[str, Any] | None]]] = pool.imap(_worker_chunk, chunks)
+        results: Iterator[list[Cell]] = pool.imap(_worker_chunk, chunks)
     else:
-        results = (run.build_chunk(db_id, index) for db_id, index in chunks)
+        results = (run.build_chunk(*chunk) for chunk in chunks)
     try:
         with tmp.open("w", encoding="utf-8") as fh:
-            for (db_id, _), cells in zip(chunks, results, strict=True):
-                for line, skip in cells:
+            for (db_id, _, _), cells in zip(chunks, results, strict=True):
+                for line, skip, answerable in cells:
+                    if answerable is False:
+                        withheld += 1
                     if line is not None:
                         fh.write(line)
                         digest.update(line.encode("utf-8"))
@@ -324,6 +408,8 @@ def generate_suite(
         "instances": sum(counts.values()),
         "instances_per_database": counts,
         "grid_size": total,
+        "sampling": _sampling_record(suite, withheld, sum(counts.values())),
+        "provenance": [p.model_dump() for p in run.provenance_summaries()] if suite.sampling == "answerable" else [],
         "skipped": skipped,
         "files": {"instances.jsonl": {"sha256": digest.hexdigest(), "bytes": final.stat().st_size}},
     }
@@ -349,3 +435,16 @@ def write_parquet(jsonl: Path, target: Path) -> dict[str, Any]:
         con.close()
     tmp.replace(target)
     return {"bytes": target.stat().st_size}
+
+
+def _sampling_record(suite: Suite, withheld: int, built: int) -> dict[str, Any]:
+    """How the relevant rows were chosen, and the unanswerable share asked for and reached."""
+    record: dict[str, Any] = {"strategy": suite.sampling.value}
+    if suite.sampling is Sampling.ANSWERABLE:
+        record.update(
+            positives=suite.positives,
+            unanswerable_requested=suite.unanswerable,
+            unanswerable_instances=withheld,
+            unanswerable_share=round(withheld / built, 4) if built else 0.0,
+        )
+    return record

@@ -19,6 +19,7 @@ import hashlib
 import importlib.resources
 import importlib.util
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,9 +45,20 @@ class Tokenizer(Protocol):
 
 
 class TiktokenTokenizer:
+    #: o200k_base and cl100k_base cut text into pieces with a regex before BPE, and no piece runs
+    #: from a newline into a following character that is neither whitespace nor "/": at such a
+    #: line start the pieces, and so the token counts, of the lines simply add up.
+    additive_lines = True
+
     def __init__(self, name: str) -> None:
+        if name not in TIKTOKEN_ENCODINGS:
+            raise HoloBenchError(f"unknown tiktoken encoding {name!r}; use one of {', '.join(TIKTOKEN_ENCODINGS)}")
         self.name = name
-        self._encoding = _tiktoken_encoding(name)
+
+    @property
+    def _encoding(self) -> Any:
+        # Built on first use (about half a second): a run served from the token-count cache needs none.
+        return _tiktoken_encoding(self.name)
 
     def encode(self, text: str) -> list[int]:
         return list(self._encoding.encode_ordinary(text))
@@ -83,6 +95,14 @@ class HFTokenizer:
 
     def count_many(self, texts: list[str]) -> list[int]:
         return [len(e.ids) for e in self._tok.encode_batch(texts, add_special_tokens=False)]
+
+
+def lines_add_up(tokenizer: Tokenizer, lines: Sequence[str]) -> bool:
+    """Whether ``"\n".join(lines)`` has exactly the tokens of its lines counted apart (each but the
+    last with its newline), so the generator need not tokenize the whole context again."""
+    if not getattr(tokenizer, "additive_lines", False):
+        return False
+    return all(line and not line[0].isspace() and line[0] != "/" for line in lines[1:])
 
 
 def count_many(tokenizer: Tokenizer, texts: list[str]) -> list[int]:

@@ -114,6 +114,10 @@ class LineSource(BaseModel):
     row: int = Field(ge=0, description="0-based index in the source table's natural order")
     relevant: bool
     db: str | None = Field(default=None, description="set only for filler lines from another database")
+    answer: bool | None = Field(
+        default=None,
+        description="answerable sampling: an answer row (true) or a near miss (false) among relevant lines",
+    )
 
 
 class InstanceConfig(BaseModel):
@@ -125,6 +129,8 @@ class InstanceConfig(BaseModel):
     info_density: float | None = Field(default=None, gt=0, le=1)
     placement: Placement
     seed: int
+    sampling: str | None = Field(default=None, description="'answerable'; absent for uniform sampling")
+    positives: float | None = Field(default=None, description="answerable: share of the budget for answer rows")
 
 
 class InstanceStats(BaseModel):
@@ -135,6 +141,7 @@ class InstanceStats(BaseModel):
     relevant_rows: int
     auxiliary_rows: int
     filler_rows: int
+    answer_rows: int | None = Field(default=None, description="answerable sampling: relevant rows that answer")
 
 
 class Instance(BaseModel):
@@ -153,3 +160,7 @@ class Instance(BaseModel):
     config: InstanceConfig
     stats: InstanceStats
     lines: list[LineSource]
+    answerable: bool | None = Field(
+        default=None,
+        description="answerable sampling: whether the context holds the answer by design; absent for uniform",
+    )

@@ -13,6 +13,12 @@ SPIDER = ROOT.parent / "shared" / "spider"
 BUNDLED_IDS = ("baseball", "nycflights", "store_1")
 
 
+@pytest.fixture(autouse=True)
+def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own on-disk caches (token counts): no test sees another's."""
+    monkeypatch.setenv("HOLOBENCH_CACHE_DIR", str(tmp_path_factory.mktemp("holobench-cache")))
+
+
 @pytest.fixture(scope="session")
 def bundled() -> BundledSource:
     return BundledSource()

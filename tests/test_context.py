@@ -45,7 +45,7 @@ def queries(bundled: BundledSource) -> list[Query]:
 def _flags(n_rel: int, n_aux: int, placement: Placement, seed: int = 0) -> list[bool]:
     import random
 
-    from holobench.context import Line
+    from holobench.lines import Line
 
     rel = [Line("d", "r", i, "", 1, 1) for i in range(n_rel)]
     aux = [Line("d", "a", i, "", 1, 1) for i in range(n_aux)]

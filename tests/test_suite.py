@@ -82,7 +82,7 @@ def test_generate_streams_the_grid_with_a_manifest(tmp_path: Path) -> None:
         assert r["stats"]["tokens"] <= config["target_tokens"]
         assert set(r) >= {"id", "db_id", "query_id", "question", "sql", "categories", "context", "gold", "lines"}
         assert set(r["gold"]) == {"columns", "rows"}
-        assert all(set(x) <= {"table", "row", "relevant", "db"} for x in r["lines"])
+        assert all(set(x) <= {"table", "row", "relevant", "db", "answer"} for x in r["lines"])
     assert (out / "instances.parquet").stat().st_size > 0
     assert not list(out.glob("*.tmp"))
     import duckdb

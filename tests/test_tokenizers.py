@@ -71,3 +71,61 @@ def test_unknown_and_missing_tokenizers(tmp_path: Path) -> None:
     bad.write_text("{}", encoding="utf-8")
     with pytest.raises(HoloBenchError, match=r"not a valid tokenizer\.json"):
         get_tokenizer(f"hf:{bad}")
+
+
+# --------------------------------------------------------------------------- counting a context by its lines
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from holobench.tokenizers import lines_add_up  # noqa: E402
+
+line_text = st.text(
+    alphabet=st.characters(
+        blacklist_categories=("Cs",), blacklist_characters="\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(line_text, min_size=1, max_size=6), name=st.sampled_from(["o200k_base", "cl100k_base"]))
+def test_property_safe_line_starts_add_up(lines: list[str], name: str) -> None:
+    """Where ``lines_add_up`` says so, the whole context has exactly the sum of its lines' tokens
+    (each but the last counted with its newline): the generator then skips the full count."""
+    tok = get_tokenizer(name)
+    by_lines = sum(tok.count(t + "\n") for t in lines[:-1]) + tok.count(lines[-1])
+    if lines_add_up(tok, lines):
+        assert tok.count("\n".join(lines)) == by_lines
+
+
+def test_unsafe_starts_and_other_tokenizers_are_counted_whole() -> None:
+    tok = get_tokenizer("o200k_base")
+    assert lines_add_up(tok, ["Row one.", "Row two."])
+    assert not lines_add_up(tok, ["Row one.", " indented"])
+    assert not lines_add_up(tok, ["a.", "/path"])
+    assert not lines_add_up(tok, ["a", ""])
+    assert not lines_add_up(get_tokenizer("hf:qwen3"), ["Row one.", "Row two."])
+
+
+def test_token_count_cache_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from holobench import token_cache
+
+    monkeypatch.setenv("HOLOBENCH_CACHE_DIR", str(tmp_path))
+    tok = get_tokenizer("o200k_base")
+    texts = ["Track 1 lasts 343,719 milliseconds.", "Wine 'Giana' costs $35."]
+    fresh = token_cache.count_lines(tok, texts, "\n")
+    assert fresh == (count_many(tok, texts), count_many(tok, [t + "\n" for t in texts]))
+    files = list((tmp_path / "token-counts").rglob("*.bin"))
+    assert len(files) == 1
+    calls: list[int] = []
+    monkeypatch.setattr(token_cache, "count_many", lambda *a: calls.append(1) or [0])
+    assert token_cache.count_lines(tok, texts, "\n") == fresh and not calls  # served from disk
+    files[0].write_bytes(b"\x00\x01")  # damaged: ignored and recounted
+    monkeypatch.setattr(token_cache, "count_many", lambda t, xs: count_many(t, xs))
+    assert token_cache.count_lines(tok, texts, "\n") == fresh
+    token_cache.count_lines(tok, [*texts[:1], "Wine 'Giana' costs $36."], "\n")
+    assert len(list((tmp_path / "token-counts").rglob("*.bin"))) == 2  # new text, new key
+    monkeypatch.setenv("HOLOBENCH_CACHE_DIR", "off")
+    assert token_cache.cache_root() is None and token_cache.count_lines(tok, texts, "\n") == fresh

@@ -36,6 +36,7 @@ ENTRY_TABLES = {
     "placement": "By placement",
     "category": "By category",
     "database": "By database",
+    "answerability": "Answer accuracy and abstention accuracy",
 }
 
 

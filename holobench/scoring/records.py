@@ -55,6 +55,9 @@ class ScoreRecord(BaseModel):
     answer_items: int = 0
     answer: str | None = None
     retrieval_recall: float | None = None
+    answerable: bool | None = Field(
+        default=None, description="from the instance: answerable or unanswerable by design; None under uniform sampling"
+    )
     reason: str | None = Field(default=None, description="why a prediction was skipped or failed")
 
     @property

@@ -18,7 +18,7 @@ from holobench._io import atomic_write_text
 from holobench.environment import versions
 from holobench.errors import HoloBenchError
 from holobench.runner import Journal, Prediction, file_hash, read_instances
-from holobench.scoring.match import DEFAULT_REL_TOL, match
+from holobench.scoring.match import DEFAULT_REL_TOL, MatchResult, match
 from holobench.scoring.records import MAX_JUDGED_ROWS, Label, ScoreRecord, score_of
 from holobench.types import Instance
 
@@ -68,6 +68,7 @@ def base_record(instance: Instance, prediction: Prediction, scorer: str) -> Scor
         status="scored",
         gold_rows=len(instance.gold.rows),
         retrieval_recall=float(recall) if isinstance(recall, int | float) else None,
+        answerable=instance.answerable,
     )
 
 
@@ -96,15 +97,26 @@ def match_record(instance: Instance, prediction: Prediction, rel_tol: float = DE
         categories=instance.categories,
         rel_tol=rel_tol,
     )
+    labels = result.labels
+    if instance.answerable is False:
+        labels = abstention_labels(result, prediction.response, prediction.prompt, rel_tol)
     return record.model_copy(
         update={
-            "labels": result.labels,
-            "score": score_of(result.labels),
+            "labels": labels,
+            "score": score_of(labels),
             "precision": result.precision,
             "answer_items": len(result.answer.items),
             "answer": result.answer.text,
         }
     )
+
+
+def abstention_labels(result: MatchResult, response: str | None, prompt: str, rel_tol: float) -> list[Label]:
+    """An unanswerable instance is answered by saying there is no answer, or by its gold when
+    that is what an answer over nothing is (a count of 0, an average of NULL): one judged row."""
+    if result.labels and all(label is Label.EXACT for label in result.labels):
+        return [Label.EXACT]
+    return match([], response, prompt=prompt, rel_tol=rel_tol).labels[:1]
 
 
 def pair(instances: Path, predictions: dict[str, Prediction]) -> Iterable[tuple[Instance, Prediction]]:
@@ -131,6 +143,19 @@ def check_instances(instances: Path, manifest: dict[str, Any]) -> None:
         )
 
 
+def _answerability(scored: list[ScoreRecord]) -> dict[str, Any]:
+    """Answer accuracy on answerable instances and abstention accuracy on unanswerable ones
+    (instances of uniform sampling count as answerable: nothing withheld them)."""
+    answerable = [r.score or 0.0 for r in scored if r.answerable is not False]
+    withheld = [r.score or 0.0 for r in scored if r.answerable is False]
+    return {
+        "answerable": len(answerable),
+        "unanswerable": len(withheld),
+        "answer_accuracy": round(fmean(answerable), 6) if answerable else None,
+        "abstention_accuracy": round(fmean(withheld), 6) if withheld else None,
+    }
+
+
 def summarize(records: list[ScoreRecord], missing: int = 0) -> dict[str, Any]:
     scored = [r for r in records if r.status == "scored"]
     status = Counter(r.status for r in records)
@@ -155,6 +180,7 @@ def summarize(records: list[ScoreRecord], missing: int = 0) -> dict[str, Any]:
         "mean_precision": round(fmean(precision), 6) if precision else None,
         "labels": {label.value: labels[label.value] for label in Label},
         "by_category": {c: round(fmean(v), 6) for c, v in sorted(by_category.items())},
+        **_answerability(scored),
         "skip_reasons": dict(Counter(r.reason or "" for r in records if r.status == "skipped")),
     }
 
