@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import os
@@ -465,6 +464,8 @@ def run(
                 cost=f"{t.cost_usd:.4f}" if client.price else "?",
             )
 
+        import asyncio
+
         summary = asyncio.run(runner.run(progress))
     counts = summary["this_run"]
     out.print(
@@ -553,6 +554,8 @@ def score(
             malformed_retries=malformed_retries,
             cache_dir=cache_dir,
         )
+        import asyncio
+
         summary = asyncio.run(score_judge(instances, predictions, config, where))
     else:
         raise HoloBenchError(f"unknown scorer {scorer!r}; use --scorer match or --scorer judge")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from holobench.sources.base import Database
-from holobench.token_cache import count_lines
+from holobench.token_cache import table_lines
 from holobench.tokenizers import Tokenizer
 from holobench.types import LineSource
 
@@ -63,8 +63,7 @@ class TableLines:
     def lines(self, table: str) -> list[Line]:
         name = self.db.table_name(table)
         if name not in self._cache:
-            texts = self.db.sentences(name)
-            alone, with_sep = count_lines(self.tokenizer, texts, SEPARATOR)
+            texts, alone, with_sep = table_lines(self.db, name, self.tokenizer, SEPARATOR)
             self._cache[name] = [
                 Line(self.db.db_id, name, i, t, a, s)
                 for i, (t, a, s) in enumerate(zip(texts, alone, with_sep, strict=True))

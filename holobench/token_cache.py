@@ -1,10 +1,13 @@
-"""Token counts of a table's sentences, kept on disk between runs.
+"""A table's sentences and their token counts, kept on disk between runs.
 
-Counting every row of a database is most of what one ad-hoc ``holobench generate --sql ...``
-call does (seconds for a Spider database), and every worker process of a suite repeats it.
-The counts are stored under the SHA-256 of the tokenizer's file and of the sentences themselves,
-so a changed row, template or tokenizer can never be served a stale count, and no database or
-verbalizer needs a version of its own.
+Verbalizing and counting every row of a database is most of what one ad-hoc ``holobench
+generate --sql ...`` call does (seconds for a Spider database), and every worker process of a
+suite repeats it. Two content-addressed stores, so nothing stale can be served:
+
+* ``table-lines``: sentences and counts under the SHA-256 of the table's rows, the verbalizer's
+  fingerprint (its code, template and settings) and the tokenizer's file;
+* ``token-counts``: counts under the SHA-256 of the sentences themselves and the tokenizer's
+  file, for verbalizers without a fingerprint (an LLM).
 
 Location: ``$HOLOBENCH_CACHE_DIR/token-counts`` (default ``~/.cache/holobench``); ``HOLOBENCH_CACHE_DIR=off``
 turns it off. A damaged file is ignored and rewritten; writes are atomic.
@@ -13,12 +16,14 @@ turns it off. A damaged file is ignored and rewritten; writes are atomic.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from array import array
 from collections.abc import Sequence
 from pathlib import Path
 
 from holobench.errors import HoloBenchError
+from holobench.sources.base import Database
 from holobench.tokenizers import Tokenizer, count_many, tokenizer_fingerprint
 
 _ENV = "HOLOBENCH_CACHE_DIR"
@@ -30,6 +35,46 @@ def cache_root() -> Path | None:
     if value.lower() in {"off", "none", "0"}:
         return None
     return Path(value).expanduser() if value else Path.home() / ".cache" / "holobench"
+
+
+def table_lines(
+    db: Database, table: str, tokenizer: Tokenizer, separator: str
+) -> tuple[list[str], list[int], list[int]]:
+    """(sentences, tokens of each alone, tokens of each followed by ``separator``) of a table."""
+    path = _table_path(db, table, tokenizer, separator)
+    if path is not None:
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+            texts, alone, with_sep = found["texts"], found["alone"], found["with_sep"]
+            if len(texts) == len(alone) == len(with_sep) == db.row_count(table):
+                return texts, alone, with_sep
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # absent or damaged: rebuilt below
+    texts = db.sentences(table)
+    alone, with_sep = count_lines(tokenizer, texts, separator)
+    if path is not None:
+        _write_bytes(path, json.dumps({"texts": texts, "alone": alone, "with_sep": with_sep}).encode("utf-8"))
+    return texts, alone, with_sep
+
+
+def _table_path(db: Database, table: str, tokenizer: Tokenizer, separator: str) -> Path | None:
+    root = cache_root()
+    verbalizer = db.verbalizer(table).fingerprint()
+    tokens = _tokenizer_hash(tokenizer)
+    if root is None or verbalizer is None or tokens is None:
+        return None
+    digest = hashlib.sha256(f"{verbalizer}\x00{tokens}\x00{separator}\x00".encode())
+    for row in db.rows(table):
+        digest.update(repr(row).encode("utf-8"))
+        digest.update(b"\n")
+    return root / "table-lines" / f"{digest.hexdigest()}.json"
+
+
+def _tokenizer_hash(tokenizer: Tokenizer) -> str | None:
+    try:
+        return tokenizer_fingerprint(tokenizer.name)["sha256"] or None
+    except HoloBenchError:
+        return None  # a tokenizer holobench cannot name again: nothing to key the counts by
 
 
 def count_lines(tokenizer: Tokenizer, texts: Sequence[str], separator: str) -> tuple[list[int], list[int]]:
@@ -50,11 +95,8 @@ def _path(tokenizer: Tokenizer, texts: Sequence[str], separator: str) -> Path | 
     root = cache_root()
     if root is None:
         return None
-    try:
-        fingerprint = tokenizer_fingerprint(tokenizer.name)["sha256"]
-    except HoloBenchError:
-        return None  # a tokenizer holobench cannot name again: nothing to key the counts by
-    if not fingerprint:
+    fingerprint = _tokenizer_hash(tokenizer)
+    if fingerprint is None:
         return None
     digest = hashlib.sha256()
     digest.update(f"{len(texts)}\x00{separator}\x00".encode())
@@ -76,10 +118,14 @@ def _read(path: Path, n: int) -> tuple[list[int], list[int]] | None:
 
 
 def _write(path: Path, alone: list[int], with_sep: list[int]) -> None:
+    _write_bytes(path, array("I", [*alone, *with_sep]).tobytes())
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(array("I", [*alone, *with_sep]).tobytes())
+        tmp.write_bytes(data)
         tmp.replace(path)
     except OSError:
-        pass  # a read-only or full disk only costs the next run the counting
+        pass  # a read-only or full disk only costs the next run the work

@@ -129,3 +129,39 @@ def test_token_count_cache_round_trip(tmp_path: Path, monkeypatch: pytest.Monkey
     assert len(list((tmp_path / "token-counts").rglob("*.bin"))) == 2  # new text, new key
     monkeypatch.setenv("HOLOBENCH_CACHE_DIR", "off")
     assert token_cache.cache_root() is None and token_cache.count_lines(tok, texts, "\n") == fresh
+
+
+def test_table_lines_are_reused_only_for_the_same_rows_verbalizer_and_tokenizer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from holobench import token_cache
+    from holobench.sources.sqlite import load_sqlite
+    from holobench.verbalize.templates import TableTemplate, TemplateVerbalizer
+
+    monkeypatch.setenv("HOLOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "t.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE pet (name TEXT, age INTEGER)")
+    con.executemany("INSERT INTO pet VALUES (?, ?)", [("Rex", 3), ("Tom", 5)])
+    con.commit()
+    con.close()
+    tok = get_tokenizer("o200k_base")
+    db = load_sqlite(path, "t", origin="test")
+    first = token_cache.table_lines(db, "pet", tok, "\n")
+    assert first[0] == db.sentences("pet") and first[1] == count_many(tok, first[0])
+    fresh = load_sqlite(path, "t", origin="test")
+    monkeypatch.setattr(type(fresh), "sentences", lambda *a: pytest.fail("rendered again"))
+    assert token_cache.table_lines(fresh, "pet", tok, "\n") == first  # served from disk
+    monkeypatch.undo()
+    monkeypatch.setenv("HOLOBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    template = tmp_path / "pet.j2"
+    template.write_text("{{ name }} is {{ age }} years old.", encoding="utf-8")
+    other = load_sqlite(path, "t", origin="test")
+    other.set_verbalizer("pet", TemplateVerbalizer(TableTemplate(template, "pet", ["name", "age"])))
+    texts = token_cache.table_lines(other, "pet", tok, "\n")[0]
+    assert texts == ["Rex is 3 years old.", "Tom is 5 years old."]  # another verbalizer, another key
+    template.write_text("{{ name }}: {{ age }}.", encoding="utf-8")
+    other.set_verbalizer("pet", TemplateVerbalizer(TableTemplate(template, "pet", ["name", "age"])))
+    assert token_cache.table_lines(other, "pet", tok, "\n")[0] == ["Rex: 3.", "Tom: 5."]

@@ -21,6 +21,11 @@ class Verbalizer(Protocol):
 
     def verbalize_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[str]: ...
 
+    def fingerprint(self) -> str | None:
+        """A hash of everything besides the rows that decides the sentences (code, template,
+        settings), so sentences can be reused from disk; None when they cannot be (an LLM)."""
+        ...
+
 
 class Database:
     """One database held in DuckDB: schemas, rows in natural order, and their sentences.

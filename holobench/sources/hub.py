@@ -51,6 +51,9 @@ class StoredVerbalizer:
             raise SourceError(f"stored sentences cover {len(self._sentences)} rows, asked for {len(rows)}")
         return list(self._sentences)
 
+    def fingerprint(self) -> str | None:
+        return None  # the sentences are already at hand
+
 
 class _Reader:
     """Where the records come from: a local export or the hub through ``datasets``."""

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from holobench.types import TableSchema
+
+
+def code_fingerprint(*parts: str) -> str:
+    """SHA-256 over source files (given by path) and settings: a verbalizer's identity."""
+    digest = hashlib.sha256()
+    for part in parts:
+        path = Path(part)
+        digest.update(path.read_bytes() if part.endswith(".py") and path.is_file() else part.encode("utf-8"))
+        digest.update(b"\x00")
+    return digest.hexdigest()
 
 
 def humanize(name: str) -> str:
@@ -57,3 +69,6 @@ class GenericVerbalizer:
 
     def verbalize_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
         return [self.sentence(r) for r in rows]
+
+    def fingerprint(self) -> str | None:
+        return code_fingerprint(__file__, self.schema.model_dump_json())

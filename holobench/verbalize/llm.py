@@ -121,3 +121,6 @@ class LLMVerbalizer:
 
     def verbalize_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
         return [self.sentence(i, r) for i, r in enumerate(rows)]
+
+    def fingerprint(self) -> str | None:
+        return None  # a model's sentences are cached by the response cache, not reused here

@@ -56,6 +56,7 @@ class TableTemplate:
                 f"columns are: {', '.join(columns)}"
             )
         self.template = env.from_string(source)
+        self.source = source
 
     def render(self, row: Mapping[str, Any]) -> str:
         context = dict(row)
@@ -96,3 +97,9 @@ class TemplateVerbalizer:
 
     def verbalize_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
         return [self.template.render(r) for r in rows]
+
+    def fingerprint(self) -> str | None:
+        from holobench.verbalize import filters
+        from holobench.verbalize.generic import code_fingerprint
+
+        return code_fingerprint(__file__, filters.__file__, jinja2.__version__, self.template.source)
