@@ -257,7 +257,9 @@ def queries_validate(
 @app.command("generate")
 def generate(
     output: Annotated[Path, typer.Option("--out", "-o", help="suite: output folder; ad hoc: a .jsonl file")],
-    suite: Annotated[str | None, typer.Option(help="suite YAML file, or a bundled suite: paper, smoke")] = None,
+    suite: Annotated[
+        str | None, typer.Option(help="suite YAML file, or a bundled suite: paper, paper-official, smoke")
+    ] = None,
     source: SourceOpt = "bundled",
     templates: TemplatesOpt = None,
     db: Annotated[str | None, typer.Option(help="ad hoc: database id")] = None,

@@ -28,7 +28,6 @@ import sqlglot
 from pydantic import BaseModel, ConfigDict
 from sqlglot import exp
 
-from holobench.errors import QueryError
 from holobench.sources.base import Database
 from holobench.sql import is_aggregate_select, parse, to_duckdb
 
@@ -65,7 +64,6 @@ class Provenance:
     aggregates: bool  # some block aggregates: a group is only an answer when its rows are present
     having: bool  # HAVING decides which groups answer: fill groups whole, not witness by witness
     limit: int | None  # the outermost LIMIT, when the answer should list that many rows
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def near_misses(self, db: Database, tables: Sequence[str]) -> dict[str, list[int]]:
         """Rows of the traced relevant tables that are in no witness: same table, wrong answer."""
@@ -303,13 +301,3 @@ def _limit(tree: exp.Query) -> int | None:
     if isinstance(value, exp.Literal) and value.is_int:
         return int(value.this)
     return None
-
-
-def provenance_or_error(db: Database, sql: str, dialect: str = "sqlite") -> Provenance:
-    """``compute_provenance``, with a failure to analyse reported as the query's error."""
-    try:
-        return compute_provenance(db, sql, dialect)
-    except QueryError:
-        raise
-    except (duckdb.Error, sqlglot.errors.SqlglotError) as exc:
-        raise QueryError(f"cannot trace the rows behind this query: {exc}") from exc

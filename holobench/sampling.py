@@ -57,9 +57,13 @@ class Draw:
 
 def degenerate(gold: Result) -> bool:
     """Empty, all NULL, or a lone zero: what an answer over nothing looks like."""
-    if not gold.rows or all(v is None for row in gold.rows for v in row):
+    return degenerate_rows(gold.rows)
+
+
+def degenerate_rows(rows: Sequence[Sequence[Any]]) -> bool:
+    if not rows or all(v is None for row in rows for v in row):
         return True
-    return len(gold.rows) == 1 and len(gold.rows[0]) == 1 and gold.rows[0][0] == 0
+    return len(rows) == 1 and len(rows[0]) == 1 and rows[0][0] == 0
 
 
 def acceptable(gold: Result, prov: Provenance, answerable: bool, attempt: int) -> bool:

@@ -128,7 +128,9 @@ def load_suite(path_or_name: str | Path) -> Suite:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise HoloBenchError(f"{path}: cannot read suite file ({exc.strerror}); bundled suites: paper, smoke") from exc
+        raise HoloBenchError(
+            f"{path}: cannot read suite file ({exc.strerror}); bundled suites: paper, paper-official, smoke"
+        ) from exc
     except yaml.YAMLError as exc:
         raise HoloBenchError(f"{path}: malformed YAML ({getattr(exc, 'problem', exc)})") from exc
     if not isinstance(data, dict):
@@ -405,6 +407,7 @@ def generate_suite(
         "generator_version": GENERATOR_VERSION,
         "tokenizer": suite.tokenizer,
         "versions": versions(tokenizer=suite.tokenizer),
+        "source_revision": run.source.revision(),
         "instances": sum(counts.values()),
         "instances_per_database": counts,
         "grid_size": total,

@@ -997,6 +997,34 @@ def test_hub_repo_id_without_datasets() -> None:
     assert "nobody/no-such-holobench-repo" in message
 
 
+def test_hub_old_revision_name_scoccer_1_loads_as_soccer_1(tmp_path: Path) -> None:
+    """An older revision of the official dataset names the soccer config and its queries split
+    ``scoccer_1``; either spelling loads as soccer_1."""
+    root = tmp_path / "export"
+    shutil.copytree(HUB / "wine_mini", root / "scoccer_1")
+    (root / "queries").mkdir()
+    shutil.copy(HUB / "queries" / "wine_mini.jsonl", root / "queries" / "scoccer_1.jsonl")
+    source = HubSource(root)
+    assert source.list_databases() == ["soccer_1"]
+    db = source.open("soccer_1")
+    assert db.db_id == "soccer_1" and sorted(db.tables) == HUB_TABLES
+    assert source.queries("soccer_1") and source.revision() is None  # a local export pins itself
+
+
+def test_hub_revision_is_passed_to_datasets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``hub:owner/name@rev`` reads that revision; without ``@`` the hub's default branch."""
+    import sys
+    import types
+
+    calls: list[tuple[str, object]] = []
+    fake = types.ModuleType("datasets")
+    fake.get_dataset_config_names = lambda repo, revision=None: calls.append((repo, revision)) or ["queries"]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "datasets", fake)
+    assert HubSource("org/bench@0123abc").list_databases() == []
+    assert HubSource("org/bench").list_databases() == []
+    assert calls == [("org/bench", "0123abc"), ("org/bench", None)]
+
+
 # =========================================================================== files, duckdb, sqlite
 
 

@@ -178,3 +178,11 @@ def test_every_gold_of_the_smoke_suite_recomputes_in_sqlite(tmp_path: Path) -> N
     for line in lines:
         inst = Instance.model_validate_json(line)
         assert rows_equal(recompute_gold_in_sqlite(dbs[inst.db_id], inst), inst.gold.rows), inst.query_id
+
+
+def test_paper_official_suite_is_the_paper_protocol() -> None:
+    official, ours = load_suite("paper-official"), load_suite("paper")
+    assert official.source.startswith("hub:megagonlabs/holobench@")
+    assert official.sampling == "uniform" and official.unanswerable == 0
+    assert (official.lengths, official.settings, official.placements) == (ours.lengths, ours.settings, ours.placements)
+    assert ours.sampling == "answerable" and ours.unanswerable == 0.1

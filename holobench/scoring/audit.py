@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from holobench.errors import HoloBenchError
 from holobench.runner import read_instances
+from holobench.sampling import degenerate_rows
 from holobench.scoring.match import DEFAULT_REL_TOL, match
 from holobench.scoring.records import score_of
 from holobench.scoring.score import abstention_labels
@@ -66,13 +67,6 @@ class Audit(BaseModel):
     by_database: list[AuditRow]
     by_category: list[AuditRow]
     flagged_queries: dict[str, float]  # query id -> share of its cells with degenerate gold
-
-
-def degenerate_rows(rows: Sequence[Sequence[Any]]) -> bool:
-    """Empty, all NULL, or a lone zero (the same rule as ``holobench.sampling.degenerate``)."""
-    if not rows or all(v is None for row in rows for v in row):
-        return True
-    return len(rows) == 1 and len(rows[0]) == 1 and rows[0][0] == 0
 
 
 def _render(rows: Sequence[Sequence[Any]]) -> str:

@@ -207,6 +207,11 @@ class Source(abc.ABC):
     def describe(self) -> str:
         return self.name
 
+    def revision(self) -> str | None:
+        """The exact version of remote data that was read (a hub commit), for the manifest;
+        None for local data, whose content the generated instances already pin."""
+        return None
+
     def _unknown(self, db_id: str) -> SourceError:
         have = ", ".join(self.list_databases()) or "none"
         return SourceError(f"{self.describe()}: no database {db_id!r}; available: {have}")

@@ -1,5 +1,9 @@
 """The official HoloBench data format (Hugging Face dataset ``megagonlabs/holobench``).
 
+``hub:owner/name@revision`` pins a revision (a commit, tag or branch); the commit it resolved to
+is recorded in the suite manifest. An older revision names the soccer database ``scoccer_1``;
+either name loads as ``soccer_1``.
+
 One config per database with one split per table; each record has ``table_row`` (the row as a
 JSON object string) and ``verbalized_text`` (its sentence).  A ``queries`` config has one split
 per database with ``db_id``, ``query``, ``question``, ``difficulty``, ``query_type`` and one
@@ -26,6 +30,8 @@ from holobench.types import Category, Difficulty, Query
 
 DEFAULT_REPO = "megagonlabs/holobench"
 QUERIES_CONFIG = "queries"
+# Names an older revision of the official dataset used; the database is soccer_1.
+ALIASES = {"scoccer_1": "soccer_1"}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?")
 _DIFFICULTY = {"easy": "easy", "medium": "medium", "hard": "hard", "extra": "hard", "extra hard": "hard"}
@@ -102,7 +108,7 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
 
 
 class _DatasetsReader(_Reader):
-    def __init__(self, repo: str) -> None:
+    def __init__(self, repo: str, revision: str | None = None) -> None:
         try:
             import datasets
         except ImportError as exc:
@@ -112,13 +118,22 @@ class _DatasetsReader(_Reader):
             ) from exc
         self._datasets = datasets
         self.repo = repo
+        self.revision = revision
 
     def configs(self) -> list[str]:
-        return list(self._datasets.get_dataset_config_names(self.repo))
+        return list(self._datasets.get_dataset_config_names(self.repo, revision=self.revision))
 
     def splits(self, config: str) -> dict[str, list[dict[str, Any]]]:
-        loaded = self._datasets.load_dataset(self.repo, config)
+        loaded = self._datasets.load_dataset(self.repo, config, revision=self.revision)
         return {split: [dict(r) for r in loaded[split]] for split in loaded}
+
+    def commit(self) -> str | None:
+        """The commit the revision resolves to (``main`` moves; a commit does not)."""
+        try:
+            from huggingface_hub import HfApi
+        except ImportError:  # pragma: no cover - datasets depends on huggingface_hub
+            return self.revision
+        return str(HfApi().dataset_info(self.repo, revision=self.revision).sha)
 
 
 class HubSource(Source):
@@ -129,18 +144,30 @@ class HubSource(Source):
     def __init__(self, location: str | Path = DEFAULT_REPO) -> None:
         self.location = str(location)
         path = Path(location)
-        self._reader: _Reader = _LocalReader(path) if path.is_dir() else _DatasetsReader(self.location)
+        if path.is_dir():
+            self._reader: _Reader = _LocalReader(path)
+        else:
+            repo, _, revision = self.location.partition("@")
+            self._reader = _DatasetsReader(repo, revision or None)
 
     def describe(self) -> str:
         return f"hub:{self.location}"
 
+    def revision(self) -> str | None:
+        return self._reader.commit() if isinstance(self._reader, _DatasetsReader) else None
+
     def list_databases(self) -> list[str]:
-        return [c for c in self._reader.configs() if c != QUERIES_CONFIG]
+        return [ALIASES.get(c, c) for c in self._reader.configs() if c != QUERIES_CONFIG]
+
+    def _config(self, db_id: str) -> str:
+        """The config that holds ``db_id`` (under its own name, or the one an old revision used)."""
+        configs = self._reader.configs()
+        return db_id if db_id in configs else next((c for c in configs if ALIASES.get(c) == db_id), db_id)
 
     def open(self, db_id: str) -> Database:
         if db_id not in self.list_databases():
             raise self._unknown(db_id)
-        splits = self._reader.splits(db_id)
+        splits = self._reader.splits(self._config(db_id))
         con = new_connection()
         schemas = []
         notes: list[str] = []
@@ -181,7 +208,8 @@ class HubSource(Source):
     def queries(self, db_id: str) -> list[Query]:
         if QUERIES_CONFIG not in self._reader.configs():
             return []
-        records = self._reader.splits(QUERIES_CONFIG).get(db_id, [])
+        splits = self._reader.splits(QUERIES_CONFIG)
+        records = splits.get(db_id) or next((v for k, v in splits.items() if ALIASES.get(k) == db_id), [])
         return [hub_query(db_id, i, rec, self.describe()) for i, rec in enumerate(records)]
 
 
