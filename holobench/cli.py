@@ -668,11 +668,15 @@ def leaderboard_build(
     submissions: Annotated[list[Path], typer.Argument(help="submission folders or archives")],
     output: Annotated[Path, typer.Option("--out", "-o", help="site folder")],
     instances: Annotated[Path | None, typer.Option(help="the suite's instances file (full validation)")] = None,
+    verify_gold: Annotated[
+        bool, typer.Option(help="recompute every gold answer from --instances with the engines here first")
+    ] = True,
 ) -> None:
     """Validate submissions and render the static leaderboard site."""
     from holobench.leaderboard import build
 
-    summary = build(submissions, output, instances=instances)
+    summary = build(submissions, output, instances=instances, verify_gold=verify_gold)
+    out.print(f"gold answers: {summary['gold']}", markup=False)
     table = Table("#", "entry", "score", "95% CI")
     for e in summary["entries"]:
         table.add_row(str(e["rank"]), escape(e["label"]), "n/a" if e["score"] is None else f"{e['score']:.3f}", e["ci"])
@@ -705,6 +709,25 @@ def suite_audit(
         out.print(table)
     flagged = ", ".join(f"{q} ({share:.0%})" for q, share in audit.flagged_queries.items()) or "none"
     out.print(f"queries with degenerate gold in most answerable cells: {flagged}", markup=False)
+
+
+@suite_app.command("verify")
+def suite_verify(path: Annotated[Path, typer.Argument(help="an instances file, or a suite folder")]) -> None:
+    """Recompute every gold answer with the engines installed here and compare with the stored one."""
+    from holobench.environment import describe
+    from holobench.verify import verify_gold
+
+    check = verify_gold(path)
+    engines = describe(check.versions)
+    if check.ok:
+        out.print(f"{path}: all {check.instances:,} gold answers recomputed and equal ({engines})", markup=False)
+        return
+    err.print(
+        f"{path}: {check.differ_count} of {check.instances:,} gold answers differ when recomputed ({engines}); "
+        f"first: {', '.join(check.differ[:5])}",
+        markup=False,
+    )
+    raise typer.Exit(1)
 
 
 @app.command("versions")
