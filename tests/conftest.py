@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from holobench.sources import BundledSource, Database, SpiderSource
+
+if TYPE_CHECKING:
+    from holobench.context import InstanceBuilder
 
 ROOT = Path(__file__).resolve().parents[1]
 SPIDER = ROOT.parent / "shared" / "spider"
@@ -34,6 +38,19 @@ def spider() -> SpiderSource:
     if not (SPIDER / "database").is_dir():
         pytest.skip("../shared/spider is absent: the real Spider databases are not available here")
     return SpiderSource(SPIDER)
+
+
+@pytest.fixture(scope="module")
+def builders(bundled_dbs: dict[str, Database]) -> dict[str, InstanceBuilder]:
+    """One instance builder per bundled database, the others as its fillers (o200k_base)."""
+    from holobench.context import InstanceBuilder
+    from holobench.tokenizers import get_tokenizer
+
+    tokenizer = get_tokenizer("o200k_base")
+    return {
+        db_id: InstanceBuilder(db, tokenizer, fillers=[d for k, d in bundled_dbs.items() if k != db_id])
+        for db_id, db in bundled_dbs.items()
+    }
 
 
 @pytest.fixture(scope="session")

@@ -27,14 +27,6 @@ HYPO = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 
 
 @pytest.fixture(scope="module")
-def builders(bundled_dbs: dict[str, Database]) -> dict[str, InstanceBuilder]:
-    return {
-        db_id: InstanceBuilder(db, TOKENIZER, fillers=[d for k, d in bundled_dbs.items() if k != db_id])
-        for db_id, db in bundled_dbs.items()
-    }
-
-
-@pytest.fixture(scope="module")
 def queries(bundled: BundledSource) -> list[Query]:
     return [q for d in bundled.list_databases() for q in bundled.queries(d)]
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from holobench.agreement import rows_equal
 from holobench.context import GenerationError, InstanceBuilder
 from holobench.sampling import degenerate
-from holobench.sources import BundledSource, Database
+from holobench.sources import BundledSource
 from holobench.suite import generate_suite, load_suite
 from holobench.tokenizers import get_tokenizer
 from holobench.types import Instance, Query, Result
@@ -22,14 +22,6 @@ from holobench.types import Instance, Query, Result
 from .test_context import recompute_gold_in_sqlite
 
 TOKENIZER = get_tokenizer("o200k_base")
-
-
-@pytest.fixture(scope="module")
-def builders(bundled_dbs: dict[str, Database]) -> dict[str, InstanceBuilder]:
-    return {
-        db_id: InstanceBuilder(db, TOKENIZER, fillers=[d for k, d in bundled_dbs.items() if k != db_id])
-        for db_id, db in bundled_dbs.items()
-    }
 
 
 @pytest.fixture(scope="module")
