@@ -496,15 +496,19 @@ def merge(
 
 
 def _print_summary(summary: dict[str, object], where: Path) -> None:
-    table = Table("model", "scorer", "instances", "scored", "skipped", "failed", "missing", "score", "precision")
-    mean = summary.get("mean_score")
-    precision = summary.get("mean_precision")
+    columns = ("instances", "scored", "skipped", "failed", "missing")
+    rates = ("mean_score", "answer_accuracy", "abstention_accuracy", "mean_precision")
+    table = Table("model", "scorer", *columns, "score", "answer acc.", "abstention acc.", "precision")
+
+    def rate(key: str) -> str:
+        value = summary.get(key)
+        return f"{value:.3f}" if isinstance(value, float) else "n/a"
+
     table.add_row(
         escape(str(summary.get("model"))),
         str(summary.get("scorer")),
-        *(str(summary.get(k, 0)) for k in ("instances", "scored", "skipped", "failed", "missing")),
-        f"{mean:.3f}" if isinstance(mean, float) else "n/a",
-        f"{precision:.3f}" if isinstance(precision, float) else "n/a",
+        *(str(summary.get(k, 0)) for k in columns),
+        *(rate(k) for k in rates),
     )
     out.print(table)
     out.print(f"scores: {where / 'scores.jsonl'}; summary: {where / 'summary.json'}", markup=False)
