@@ -26,6 +26,7 @@ from holobench.backends.client import Client, PriceTable
 from holobench.backends.registry import create_backend
 from holobench.cache import ResponseCache
 from holobench.prompts import render_template, split_reasoning
+from holobench.scoring.match import match
 from holobench.scoring.records import MAX_JUDGED_ROWS, Label, ScoreRecord, score_of
 from holobench.scoring.score import (
     base_record,
@@ -121,6 +122,7 @@ class _Case:
     rows: list[list[Any]]
     response: str
     ranking: bool
+    unanswerable: bool = False
 
 
 class Judge:
@@ -190,6 +192,11 @@ class Judge:
             labels = await self.label(case.record.id, case.question, case.columns, case.rows, answer, case.ranking)
         except RuntimeError as exc:
             return case.record.model_copy(update={"status": "failed", "reason": str(exc)})
+        if case.unanswerable:
+            # Withheld by design: right when the judge finds the answer over nothing (a count of 0)
+            # or the reply says there is none, as ``match`` scores it; one judged item either way.
+            abstains = match([], f"Final answer: {answer}").labels[0] is Label.EXACT
+            labels = [Label.EXACT if abstains or all(x is Label.EXACT for x in labels) else Label.NO]
         return case.record.model_copy(update={"labels": labels, "score": score_of(labels), "answer": answer})
 
     async def aclose(self) -> None:
@@ -224,6 +231,7 @@ async def score_judge(
                 instance.gold.rows[:MAX_JUDGED_ROWS],
                 prediction.response or "",
                 Category.RANKING in instance.categories,
+                instance.answerable is False,
             )
             cases.append((len(records) - 1, case))
     judge = Judge(config, client)
