@@ -34,6 +34,7 @@ from holobench._version import __version__
 from holobench.errors import HoloBenchError
 from holobench.runner import Journal, Prediction, file_hash
 from holobench.scoring.records import ScoreRecord
+from holobench.scoring.trust import rescore_problems, score_problems
 
 MANIFEST = "manifest.json"
 PREDICTIONS = "predictions.jsonl"
@@ -599,10 +600,13 @@ def _check_tree(root: Path, source: Path, entries: list[_Entry], instances: Path
     manifest = _read_manifest(root, problems)
     predictions = _read_jsonl(root / PREDICTIONS, Prediction, "prediction", problems)
     scores = _read_jsonl(root / SCORES, ScoreRecord, "score record", problems)
+    problems += score_problems(scores)
     if manifest is not None:
         _check_ids(manifest, predictions, scores, problems)
         if instances is not None:
             _check_instances(manifest, predictions, instances, problems)
+            if not problems:  # rescoring needs the right suite and matching ids
+                problems += rescore_problems(manifest.scorer, predictions, scores, instances)
     if problems or manifest is None:
         raise _fail(source, problems)
     report = sorted(e.name.split("/", 1)[1] for e in entries if not e.is_dir and _is_report_file(e.name))

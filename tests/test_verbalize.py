@@ -95,6 +95,25 @@ def test_template_errors_name_the_file_and_problem(tmp_path: Path) -> None:
         TableTemplate(broken, "grapes", ["Grape"])
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{ cycler.__init__.__globals__.os.popen('touch PWNED').read() }}",
+        "{{ Name.__class__.__mro__[1].__subclasses__() }}",
+        "{% set x = row.update({'Name': 'changed'}) %}{{ Name }}",
+    ],
+)
+def test_templates_are_sandboxed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
+    """A --templates file can format values, never run code or change the row."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "wine.j2"
+    path.write_text(body, encoding="utf-8")
+    tpl = TableTemplate(path, "wine", ["Name"])
+    with pytest.raises(TemplateError, match=r"wine\.j2: the template tries an unsafe operation"):
+        tpl.render({"Name": "Giana"})
+    assert not (tmp_path / "PWNED").exists()
+
+
 def test_template_output_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "wine.j2"
     path.write_text(

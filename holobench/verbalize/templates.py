@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 import jinja2.meta
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from holobench.errors import SourceError, TemplateError
 from holobench.verbalize.filters import FILTERS
@@ -17,7 +19,9 @@ if TYPE_CHECKING:
 
 
 def make_environment() -> jinja2.Environment:
-    env = jinja2.Environment(
+    """A sandboxed environment: a template (perhaps a user's, from --templates) can format values
+    but cannot reach Python internals (``cycler.__init__.__globals__.os``) or change anything."""
+    env = ImmutableSandboxedEnvironment(
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         trim_blocks=True,
@@ -65,6 +69,10 @@ class TableTemplate:
             return one_line(self.template.render(context))
         except jinja2.UndefinedError as exc:
             raise TemplateError(f"{self.path}: {exc.message} while rendering a row of {self.table!r}") from exc
+        except SecurityError as exc:
+            raise TemplateError(
+                f"{self.path}: the template tries an unsafe operation ({exc}); a template may only format values"
+            ) from exc
         except (TypeError, ValueError) as exc:
             raise TemplateError(f"{self.path}: {exc} while rendering a row of {self.table!r}") from exc
 

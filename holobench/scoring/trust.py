@@ -1,0 +1,87 @@
+"""Submitted scores are claims: check them, and recompute what can be recomputed.
+
+A submission carries its own ``scores.jsonl``; a leaderboard that ranks those numbers ranks
+whatever was typed into them. Every score record must be consistent on its own (a scored record
+has labels, and a score in [0, 1] equal to what its labels give; skipped and failed ones have
+none), and with the suite's instances at hand every ``match`` score is recomputed from the
+prediction and the gold answer, so a submission whose scores differ is refused. A ``judge``
+score cannot be re-judged offline: its labels are checked as above.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from holobench.runner import Prediction, read_instances
+from holobench.scoring.records import ScoreRecord, score_of
+from holobench.scoring.score import match_record
+
+SCORES = "scores.jsonl"
+TOLERANCE = 1e-6
+
+
+def _few(items: Sequence[str], n: int = 3) -> str:
+    shown = ", ".join(repr(i[:40]) for i in items[:n])
+    return shown + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def score_problems(scores: Sequence[ScoreRecord]) -> list[str]:
+    """What is wrong with the records on their own, one message per kind of fault."""
+    out_of_range, inconsistent, unlabelled, stray = [], [], [], []
+    for record in scores:
+        if record.status != "scored":
+            if record.score is not None:
+                stray.append(record.id)
+            continue
+        if record.score is None or not math.isfinite(record.score) or not 0.0 <= record.score <= 1.0:
+            out_of_range.append(record.id)
+        elif not record.labels:
+            unlabelled.append(record.id)
+        elif abs(record.score - score_of(record.labels)) > TOLERANCE:
+            inconsistent.append(record.id)
+    problems = []
+    if out_of_range:
+        problems.append(f"{SCORES}: score missing or outside [0, 1] for {_few(out_of_range)} (re-score the run)")
+    if unlabelled:
+        problems.append(f"{SCORES}: scored record(s) without labels: {_few(unlabelled)} (re-score the run)")
+    if inconsistent:
+        problems.append(
+            f"{SCORES}: {len(inconsistent)} score(s) disagree with their own labels, e.g. {_few(inconsistent)}"
+            " (re-score the run; scores are never edited by hand)"
+        )
+    if stray:
+        problems.append(f"{SCORES}: skipped or failed record(s) with a score: {_few(stray)} (re-score the run)")
+    return problems
+
+
+def rescore_problems(
+    scorer: str, predictions: Sequence[Prediction], scores: Sequence[ScoreRecord], instances: Path
+) -> list[str]:
+    """``match`` scores recomputed from the predictions and the gold in ``instances``."""
+    if scorer != "match":
+        return []
+    by_id = {p.id: p for p in predictions}
+    submitted = {s.id: s for s in scores}
+    differ: list[str] = []
+    example = ""
+    for instance in read_instances(instances, skip=lambda i: i not in by_id):
+        mine = match_record(instance, by_id[instance.id])
+        theirs = submitted.get(instance.id)
+        if theirs is None:
+            continue  # reported by the id checks
+        same_status = mine.status == theirs.status
+        same_score = (mine.score is None and theirs.score is None) or (
+            mine.score is not None and theirs.score is not None and abs(mine.score - theirs.score) <= TOLERANCE
+        )
+        if not (same_status and same_score):
+            differ.append(instance.id)
+            if not example:
+                example = f"{instance.id[:40]!r}: submitted {theirs.score}, rescored {mine.score}"
+    if not differ:
+        return []
+    return [
+        f"{SCORES}: {len(differ)} score(s) differ from match rescored against the suite's gold (e.g. {example})"
+        " (re-score with holobench score and re-pack)"
+    ]
