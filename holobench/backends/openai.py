@@ -35,6 +35,7 @@ from typing import Any
 import aiohttp
 import openai
 
+from holobench._urls import redact_url
 from holobench.backends.base import Backend, BackendError, ChatRequest, Completion, ContextLengthError, Usage
 from holobench.backends.registry import BackendOptions
 
@@ -170,7 +171,7 @@ class OpenAIBackend(Backend):
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def settings(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": self._model, "base_url": self.base_url}
+        return {"backend": self.name, "model": self._model, "base_url": redact_url(self.base_url)}
 
     def _clean(self, text: str) -> str:
         """Error text as servers send it, minus anything that looks like our key."""
