@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from holobench.errors import HoloBenchError
+from holobench.errors import HoloBenchError, QueryError
 from holobench.lines import SEPARATOR, Line, TableLines, seeded_rng, take
 from holobench.provenance import Provenance, compute_provenance
 from holobench.sampling import ATTEMPTS, DEFAULT_POSITIVES, AnswerableSampler, Draw, Sampling, acceptable
@@ -363,7 +363,10 @@ class InstanceBuilder:
         """The query's provenance over this database, computed once."""
         key = (query.sql, query.dialect)
         if key not in self._provenance:
-            self._provenance[key] = compute_provenance(self.db, query.sql, query.dialect)
+            try:
+                self._provenance[key] = compute_provenance(self.db, query.sql, query.dialect)
+            except QueryError as exc:
+                raise GenerationError(f"{self.db.db_id}/{query.id}: provenance: {exc}") from exc
         return self._provenance[key]
 
     def sampler(self, query: Query) -> AnswerableSampler:
@@ -426,6 +429,8 @@ class InstanceBuilder:
                 load_table(con, table, columns, values)
                 schema[table] = {c.name: c.type for c in ts.columns}
             result = execute_duckdb(con, query.sql, schema, dialect=query.dialect)
+        except QueryError as exc:
+            raise GenerationError(f"{self.db.db_id}/{query.id}: gold: {exc}") from exc
         finally:
             for table in schema:
                 con.execute(f'DROP TABLE IF EXISTS "{table}"')

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlglot import exp
 
 from holobench.sources.base import Database
-from holobench.sql import is_aggregate_select, parse, to_duckdb
+from holobench.sql import is_aggregate_select, parse, query_timeout, time_limit, to_duckdb
 
 RowRef = tuple[str, int]  # (table, 0-based row in natural order)
 Witness = tuple[RowRef, ...]
@@ -289,7 +289,10 @@ def _bare(block: exp.Select, expressions: list[exp.Expr]) -> str:
 
 def _run(db: Database, sql: str) -> list[tuple[Any, ...]]:
     try:
-        return db.connection.execute(sql).fetchall()
+        with time_limit(db.connection):
+            return db.connection.execute(sql).fetchall()
+    except duckdb.InterruptException as exc:
+        raise _Untraceable(f"a block ran longer than {query_timeout():g} s and was stopped") from exc
     except duckdb.Error as exc:
         # Correlated subqueries cannot run on their own; the caller records the block as untraced.
         raise _Untraceable(f"a block cannot run alone ({str(exc).splitlines()[0][:120]})") from exc

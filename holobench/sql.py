@@ -21,8 +21,11 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import os
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -455,8 +458,53 @@ def execute_duckdb(
     ordered = with_tiebreak(tree, dialect)
     duck_sql = to_duckdb(ordered, schema, dialect)
     try:
-        raw = con.execute(duck_sql).fetchall()
+        with time_limit(con):
+            raw = con.execute(duck_sql).fetchall()
+    except duckdb.InterruptException as exc:
+        raise QueryError(
+            f"the query ran longer than {query_timeout():g} s and was stopped; simplify it "
+            f"(a cross join?) or raise {TIMEOUT_ENV}"
+        ) from exc
     except duckdb.Error as exc:
         message = str(exc).splitlines()[0]
         raise QueryError(f"DuckDB could not run the query: {message}") from exc
     return Result(columns=output_columns(tree, dialect), rows=finish_rows(tree, raw))
+
+
+TIMEOUT_ENV = "HOLOBENCH_QUERY_TIMEOUT"
+DEFAULT_QUERY_TIMEOUT = 60.0
+
+
+def query_timeout() -> float:
+    """Seconds one query may run (``$HOLOBENCH_QUERY_TIMEOUT``, default 60; 0 or less: no limit)."""
+    try:
+        return float(os.environ.get(TIMEOUT_ENV, DEFAULT_QUERY_TIMEOUT))
+    except ValueError:
+        return DEFAULT_QUERY_TIMEOUT
+
+
+@contextmanager
+def time_limit(con: duckdb.DuckDBPyConnection, seconds: float | None = None) -> Iterator[None]:
+    """Interrupt what ``con`` runs inside the block once ``seconds`` have passed (DuckDB then
+    raises ``InterruptException``); a query that finished in time is never touched."""
+    limit = query_timeout() if seconds is None else seconds
+    if not math.isfinite(limit) or limit <= 0:
+        yield
+        return
+    lock = threading.Lock()
+    running = True
+
+    def stop() -> None:
+        with lock:
+            if running:
+                con.interrupt()
+
+    timer = threading.Timer(limit, stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with lock:
+            running = False
+        timer.cancel()

@@ -318,3 +318,14 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(holobench.sql, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_a_runaway_query_is_stopped_with_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A four-way cross join of 3,000 rows would run for days; the time limit stops it."""
+    monkeypatch.setenv("HOLOBENCH_QUERY_TIMEOUT", "0.5")
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT range AS x FROM range(3000)")
+    runaway = "SELECT COUNT(*) FROM t AS a, t AS b, t AS c, t AS d WHERE hash(a.x, b.x, c.x, d.x) % 1000003 = 12345"
+    with pytest.raises(QueryError, match=r"ran longer than 0\.5 s and was stopped"):
+        execute_duckdb(con, runaway, {"t": {"x": "BIGINT"}})
+    assert execute_duckdb(con, "SELECT COUNT(*) FROM t", {"t": {"x": "BIGINT"}}).rows == [[3000]]  # usable after
