@@ -396,6 +396,9 @@ def run(
     seed: Annotated[int | None, typer.Option(help="sampling seed sent to the backend")] = 0,
     concurrency: Annotated[int, typer.Option(help="requests in flight")] = 8,
     max_retries: Annotated[int, typer.Option(help="retries per request")] = 4,
+    max_retry_after: Annotated[
+        float, typer.Option(help="longest Retry-After (s) to wait for; a longer one fails the request")
+    ] = 300.0,
     timeout: Annotated[float, typer.Option(help="seconds per attempt")] = 600.0,
     shard: Annotated[str | None, typer.Option(help="i/N: run one of N shards")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="response cache folder")] = Path(".cache/holobench/responses"),
@@ -426,6 +429,7 @@ def run(
         sampling=SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed),
         concurrency=concurrency,
         max_retries=max_retries,
+        max_retry_after=max_retry_after,
         timeout_s=timeout,
         shard=parse_shard(shard) if shard else None,
         cache_dir=None if no_cache else cache_dir,

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from holobench._io import atomic_write_text
 from holobench._version import __version__
 from holobench.backends.base import Backend, ChatMessage, ChatRequest, ContextLengthError, SamplingParams, Usage
-from holobench.backends.client import Client, Outcome, PriceTable
+from holobench.backends.client import MAX_RETRY_AFTER, Client, Outcome, PriceTable
 from holobench.backends.registry import BackendOptions, create_backend
 from holobench.cache import ResponseCache
 from holobench.environment import versions
@@ -72,6 +72,7 @@ class RunConfig(BaseModel):
     sampling: SamplingParams = Field(default_factory=SamplingParams)
     concurrency: int = Field(default=8, ge=1)
     max_retries: int = Field(default=4, ge=0)
+    max_retry_after: float = Field(default=MAX_RETRY_AFTER, gt=0, allow_inf_nan=False)
     timeout_s: float = Field(default=600.0, gt=0)
     shard: tuple[int, int] | None = None
     cache_dir: Path | None = Path(".cache/holobench/responses")
@@ -355,6 +356,7 @@ class Runner:
             timeout=cfg.timeout_s,
             cache=cache,
             prices=PriceTable.load(cfg.prices),
+            max_retry_after=cfg.max_retry_after,
         )
         shard_ids = self.ids()
         total = len(shard_ids)

@@ -109,6 +109,17 @@ def test_a_retry_waits_at_least_retry_after() -> None:
     assert second - first >= 0.3 - 0.01 and third - second >= 0.2 - 0.01
 
 
+@pytest.mark.parametrize("late", [False, True])
+def test_a_retry_after_beyond_the_cap_fails_the_request_at_once(late: bool) -> None:
+    """``Retry-After: 100000`` is not obeyed for 28 hours: past the cap the request fails."""
+    script = [retryable(500), retryable(429, retry_after=100000)] if late else [retryable(429, retry_after=100000)]
+    backend = Scripted({"a": script})
+    [outcome] = complete(fast(backend, max_retry_after=5), "a")
+    assert outcome.completion is None and outcome.attempts == len(script) == backend.calls["a"]
+    assert "asked to wait 100000 s, more than the 5 s allowed" in str(outcome.error)
+    assert "--max-retry-after" in str(outcome.error)
+
+
 @given(
     attempt=st.integers(min_value=1, max_value=12),
     retry_after=st.one_of(st.none(), st.floats(min_value=0, max_value=120)),

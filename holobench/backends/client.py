@@ -85,6 +85,10 @@ class Totals:
     latencies: list[float] = field(default_factory=list)
 
 
+# The longest Retry-After a run waits for; a longer one fails the attempt (see Client._too_long).
+MAX_RETRY_AFTER = 300.0
+
+
 def _retryable(error: BaseException) -> bool:
     return isinstance(error, BackendError) and error.retryable
 
@@ -121,9 +125,11 @@ class Client:
         backoff_max: float = 60.0,
         cache: ResponseCache | None = None,
         prices: PriceTable | None = None,
+        max_retry_after: float = MAX_RETRY_AFTER,
     ) -> None:
         if concurrency < 1:
             raise HoloBenchError("concurrency must be at least 1")
+        self.max_retry_after = max_retry_after
         self.backend = backend
         self.concurrency = concurrency
         self.max_retries = max_retries
@@ -180,6 +186,19 @@ class Client:
             except TimeoutError as exc:
                 raise BackendError(f"no response within {self.timeout:g} s", retryable=True, kind="timeout") from exc
 
+    def _too_long(self, exc: BaseException) -> bool:
+        """A server that asks for a wait longer than we allow: give up now instead (a 429 saying
+        ``Retry-After: 100000`` would otherwise hold the run for 28 hours)."""
+        return isinstance(exc, BackendError) and (exc.retry_after or 0.0) > self.max_retry_after
+
+    def _given_up(self, exc: BackendError) -> BackendError:
+        return BackendError(
+            f"{exc} (the server asked to wait {exc.retry_after:g} s, more than the {self.max_retry_after:g} s allowed;"
+            " raise --max-retry-after to wait)",
+            retryable=False,
+            kind=exc.kind,
+        )
+
     async def _retry(self, request: ChatRequest, first: BackendError, clock: _Clock) -> Completion:
         """Attempts after a retryable first failure, scheduled by tenacity.  The first attempt is
         made outside it (tenacity's per-call set-up costs more CPU than the rest of a successful
@@ -189,7 +208,7 @@ class Client:
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(self.max_retries + 1),
             wait=self._wait,
-            retry=tenacity.retry_if_exception(_retryable),
+            retry=tenacity.retry_if_exception(lambda e: _retryable(e) and not self._too_long(e)),
             reraise=True,
         )
         async for attempt in retrying:
@@ -216,7 +235,12 @@ class Client:
             except BackendError as exc:
                 if not exc.retryable or self.max_retries == 0:
                     raise
-                completion = await self._retry(request, exc, clock)
+                if self._too_long(exc):
+                    raise self._given_up(exc) from exc
+                try:
+                    completion = await self._retry(request, exc, clock)
+                except BackendError as last:
+                    raise (self._given_up(last) if self._too_long(last) else last) from None
         except BackendError as exc:
             return self._account(Outcome(None, exc, clock.attempts, clock.elapsed()))
         latency = clock.elapsed()
