@@ -321,11 +321,18 @@ class Runner:
     def ids(self) -> list[str]:
         """Instance ids in the shard, read cheaply: records start with their id."""
         out = []
+        seen: set[str] = set()
         with self.instances.open(encoding="utf-8") as fh:
-            for line in fh:
+            for number, line in enumerate(fh, start=1):
                 if not line.strip():
                     continue
                 iid = _leading_id(line) or str(json.loads(line)["id"])
+                if iid in seen:
+                    raise HoloBenchError(
+                        f"{self.instances}:{number}: instance id {iid!r} appears twice; "
+                        "regenerate the suite (an id names one instance)"
+                    )
+                seen.add(iid)
                 if in_shard(iid, self.config.shard):
                     out.append(iid)
         return out

@@ -190,7 +190,17 @@ class SuiteRun:
 
     def chunks(self) -> list[tuple[str, int]]:
         """(database, query index) pairs: the unit of work handed to a worker."""
-        return [(db_id, i) for db_id in self.database_ids() for i in range(len(self.queries(db_id)))]
+        chunks = [(db_id, i) for db_id in self.database_ids() for i in range(len(self.queries(db_id)))]
+        selection = self.suite.queries
+        if selection != "all" and selection.ids:
+            found = {self.queries(db_id)[i].id for db_id, i in chunks}
+            unknown = [q for q in selection.ids if q not in found]
+            if unknown:
+                raise HoloBenchError(
+                    f"suite {self.suite.name!r}: query id(s) {', '.join(unknown)} not among the selected databases' "
+                    f"queries in {self.source.describe()} (check the spelling; holobench queries list DB)"
+                )
+        return chunks
 
     def chunk_jobs(self, db_id: str, index: int) -> Iterator[Job]:
         s = self.suite

@@ -186,3 +186,35 @@ def test_paper_official_suite_is_the_paper_protocol() -> None:
     assert official.sampling == "uniform" and official.unanswerable == 0
     assert (official.lengths, official.settings, official.placements) == (ours.lengths, ours.settings, ours.placements)
     assert ours.sampling == "answerable" and ours.unanswerable == 0.1
+
+
+def test_a_suite_naming_an_unknown_query_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: typo\nqueries:\n  ids: [store_1-q001, store_1-q999]\nlengths: [1k]\nsettings: [{amount: 256}]\n"
+        "placements: [begin]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(HoloBenchError, match=r"query id\(s\) store_1-q999 not among"):
+        generate_suite(load_suite(path), tmp_path / "out")
+    assert not (tmp_path / "out" / "instances.jsonl").exists()
+
+
+def test_duplicate_instance_ids_are_refused_by_run_and_score(tmp_path: Path, smoke_file: Path) -> None:
+    import asyncio
+
+    from holobench.backends import BackendOptions
+    from holobench.runner import RunConfig, Runner
+    from holobench.scoring import score_match
+
+    lines = smoke_file.read_text(encoding="utf-8").splitlines()
+    doubled = tmp_path / "instances.jsonl"
+    doubled.write_text("\n".join([*lines, lines[0]]) + "\n", encoding="utf-8")
+    cfg = RunConfig(backend="no-answer", options=BackendOptions(), cache_dir=None)
+    with pytest.raises(HoloBenchError, match=r"instances\.jsonl:37: instance id .* appears twice"):
+        asyncio.run(Runner(doubled, tmp_path / "run", cfg).run())
+    run = tmp_path / "ok-run"
+    asyncio.run(Runner(smoke_file, run, cfg).run())
+    (run / "manifest.json").unlink()  # score the predictions against the doubled file
+    with pytest.raises(HoloBenchError, match="appears twice"):
+        score_match(doubled, run / "predictions.jsonl")

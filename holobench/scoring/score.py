@@ -124,6 +124,10 @@ def pair(instances: Path, predictions: dict[str, Prediction]) -> Iterable[tuple[
     wanted = set(predictions)
     seen: set[str] = set()
     for instance in read_instances(instances, skip=lambda i: i not in wanted):
+        if instance.id in seen:
+            raise HoloBenchError(
+                f"{instances}: instance id {instance.id!r} appears twice; regenerate the suite (one id, one instance)"
+            )
         seen.add(instance.id)
         yield instance, predictions[instance.id]
     stray = sorted(wanted - seen)
