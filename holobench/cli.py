@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from holobench.queries import load_query_file, validate_queries
 from holobench.sources import open_source
 from holobench.sources.base import Database, Source
 from holobench.sources.bundled import BundledSource
+from holobench.types import Placement
 from holobench.verbalize import check_database
 
 app = typer.Typer(
@@ -55,6 +57,15 @@ SourceOpt = Annotated[
 TemplatesOpt = Annotated[
     Path | None, typer.Option("--templates", help="folder of <db_id>/<table>.j2 templates (Spider sources)")
 ]
+
+
+def _in_range(option: str, value: float | None, low: float, high: float = math.inf, *, above: bool = False) -> None:
+    """A numeric option checked before any work: finite, and within [low, high] (or (low, high])."""
+    if value is None:
+        return
+    if not math.isfinite(value) or value < low or (above and value == low) or value > high:
+        bound = f"{'above' if above else 'at least'} {low:g}" + (f" and at most {high:g}" if high < math.inf else "")
+        raise HoloBenchError(f"{option} {value}: give a number {bound}")
 
 
 def _source(spec: str, templates: Path | None = None) -> Source:
@@ -287,6 +298,13 @@ def generate(
     ] = False,
 ) -> None:
     """Generate instances: a whole suite, or one query given on the command line."""
+    _in_range("--length", length, 1)
+    _in_range("--amount", amount, 1)
+    _in_range("--density", density, 0, 1, above=True)
+    _in_range("--positives", positives, 0, 1, above=True)
+    _in_range("--workers", workers, 0)
+    if placement not in {p.value for p in Placement}:
+        raise HoloBenchError(f"--placement {placement!r}: use one of {', '.join(p.value for p in Placement)}")
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from holobench.context import InstanceBuilder, LazyFiller
@@ -410,6 +428,14 @@ def run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="count tokens and estimate cost; send nothing")] = False,
 ) -> None:
     """Run a backend over instances into a resumable predictions journal."""
+    _in_range("--temperature", temperature, 0)
+    _in_range("--top-p", top_p, 0, 1, above=True)
+    _in_range("--max-tokens", max_tokens, 1)
+    _in_range("--concurrency", concurrency, 1)
+    _in_range("--max-retries", max_retries, 0)
+    _in_range("--max-retry-after", max_retry_after, 0, above=True)
+    _in_range("--timeout", timeout, 0, above=True)
+    _in_range("--context-window", context_window, 1)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from holobench.backends import BackendOptions, SamplingParams
@@ -542,6 +568,10 @@ def score(
     ),
 ) -> None:
     """Score a run's predictions; rescoring never calls the answering model again."""
+    _in_range("--rel-tol", rel_tol, 0, 1)
+    _in_range("--concurrency", concurrency, 1)
+    _in_range("--max-retries", max_retries, 0)
+    _in_range("--malformed-retries", malformed_retries, 0)
     from holobench.scoring.score import default_out, score_match
 
     where = output or default_out(predictions, scorer)
@@ -616,6 +646,7 @@ def report_cmd(
     seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
 ) -> None:
     """Markdown and CSV tables with 95% bootstrap intervals, and plots (PNG and SVG)."""
+    _in_range("--resamples", resamples, 1)
     from holobench.report import write_report
 
     summary = write_report(runs, output, scorer=scorer, n_boot=resamples, seed=seed)
@@ -762,10 +793,17 @@ def versions_cmd(
 
 
 def main() -> None:
+    from pydantic import ValidationError
+
     try:
         app()
     except HoloBenchError as exc:
         err.print(f"error: {exc}", markup=False)
+        sys.exit(2)
+    except ValidationError as exc:  # a setting no option check caught: still one line, exit 2
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or exc.title
+        err.print(f"error: {exc.title}: field '{where}': {first['msg']} (check the matching option)", markup=False)
         sys.exit(2)
 
 

@@ -468,3 +468,43 @@ def test_make_bench_variables_pick_the_backend(args: list[str], expected: list[s
         assert text in plan, text
     for text in absent:
         assert text not in plan, text
+
+
+# --------------------------------------------------------------------------- options checked up front
+
+ADHOC = ["generate", "--db", "store_1", "--sql", "SELECT COUNT(*) FROM tracks", "--question", "?", "-o", "x.jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([*ADHOC, "--density", "nan"], "--density nan: give a number above 0 and at most 1"),
+        ([*ADHOC, "--density", "1.5"], "--density 1.5: give a number above 0 and at most 1"),
+        ([*ADHOC, "--placement", "centre"], "--placement 'centre': use one of begin, end, middle"),
+        ([*ADHOC, "--length", "0"], "--length 0: give a number at least 1"),
+        ([*ADHOC, "--positives", "0"], "--positives 0.0: give a number above 0 and at most 1"),
+        (
+            ["run", "--instances", "i.jsonl", "--backend", "no-answer", "-o", "r", "--concurrency", "0"],
+            "--concurrency 0",
+        ),
+        (
+            ["run", "--instances", "i.jsonl", "--backend", "no-answer", "-o", "r", "--max-tokens", "-5"],
+            "--max-tokens -5",
+        ),
+        (["run", "--instances", "i.jsonl", "--backend", "no-answer", "-o", "r", "--timeout", "0"], "--timeout 0.0"),
+        (
+            ["run", "--instances", "i.jsonl", "--backend", "no-answer", "-o", "r", "--temperature", "nan"],
+            "--temperature nan",
+        ),
+        (["score", "--instances", "i.jsonl", "--predictions", "r", "--rel-tol", "nan"], "--rel-tol nan"),
+        (["report", "r", "-o", "out", "--resamples", "0"], "--resamples 0"),
+    ],
+)
+def test_bad_option_values_are_one_clear_error_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*args)
+    assert isinstance(result.exception, HoloBenchError), result.output
+    assert message in str(result.exception) and "\n" not in str(result.exception)
+    assert list(tmp_path.iterdir()) == []  # nothing written
