@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import random
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -1026,6 +1027,36 @@ def test_hub_revision_is_passed_to_datasets(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 # =========================================================================== files, duckdb, sqlite
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"id,name\n1,pear\n2,fig,extra\n3,kiwi\n", "line 3 has 3 field(s), the header 2"),
+        (b"id,name\n1,pear\n2\n", "line 3 has 1 field(s), the header 2"),
+        (b"id,name\n1,caf\xe9\n", "not UTF-8"),
+        (b"", "empty file"),
+    ],
+)
+def test_files_source_loses_no_row_of_a_bad_csv(tmp_path: Path, content: bytes, message: str) -> None:
+    """Ragged, non-UTF-8 or empty CSVs are an error naming the file and line, never a silent loss."""
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "items.csv").write_bytes(content)
+    with pytest.raises(SourceError, match=re.escape(message)) as info:
+        open_source(f"files:{folder}").open("shop")
+    assert "items.csv" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_files_source_all_text_header_is_a_header(tmp_path: Path) -> None:
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "stores.csv").write_text("code,city\nZ9,Oslo\n\nA1,Lima\n", encoding="utf-8")
+    db = open_source(f"files:{folder}").open("shop")
+    assert db.schema("stores").column_names == ["code", "city"] and db.rows("stores") == [
+        ("Z9", "Oslo"),
+        ("A1", "Lima"),
+    ]
 
 
 def test_files_source_csv_folder(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import duckdb
@@ -49,15 +50,55 @@ class FilesSource(Source):
         for path in files:
             reader = _SUFFIXES[path.suffix.lower()]
             try:
-                con.execute(f'CREATE TABLE "{path.stem}" AS SELECT * FROM {reader}(?)', [str(path)])
+                text = reader == "read_csv"
+                shape = _csv_shape(path, "\t" if path.suffix.lower() == ".tsv" else ",") if text else None
+                options = ", header = true" if text else ""  # the sniffer may take an all-text header for data
+                con.execute(f'CREATE TABLE "{path.stem}" AS SELECT * FROM {reader}(?{options})', [str(path)])
             except duckdb.Error as exc:
                 con.close()
                 raise SourceError(f"{path}: cannot read table {path.stem!r}: {str(exc).splitlines()[0]}") from exc
-            schemas.append(_describe_table(con, path.stem))
+            except SourceError:
+                con.close()
+                raise
+            schema = _describe_table(con, path.stem)
+            if shape is not None and (len(schema.columns), schema.row_count) != shape:
+                con.close()
+                raise SourceError(
+                    f"{path}: read as {len(schema.columns)} column(s) and {schema.row_count} row(s), but the file has "
+                    f"{shape[0]} header field(s) and {shape[1]} data row(s); give it one header line and plain "
+                    "comma-separated rows"
+                )
+            schemas.append(schema)
         lock_down(con)
         db = Database(db_id, con, schemas, origin=self.describe())
         attach_templates(db, self.root / "templates")
         return db
+
+
+def _csv_shape(path: Path, delimiter: str) -> tuple[int, int]:
+    """(header fields, data rows) of a CSV, read strictly: every row as wide as the header, UTF-8,
+    so no row or column can be lost silently on the way into DuckDB."""
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = csv.reader(fh, delimiter=delimiter)
+            header = next(rows, None)
+            if header is None:
+                raise SourceError(f"{path}: empty file; a table needs a header line (and rows)")
+            count = 0
+            for row in rows:
+                if not row:
+                    continue  # a blank line holds no row
+                if len(row) != len(header):
+                    raise SourceError(
+                        f"{path}: line {rows.line_num} has {len(row)} field(s), the header {len(header)}; "
+                        "fix the row (quote values that contain commas)"
+                    )
+                count += 1
+            return len(header), count
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 (byte {exc.start}); re-save the file as UTF-8") from exc
+    except csv.Error as exc:
+        raise SourceError(f"{path}: not a readable CSV ({exc})") from exc
 
 
 def _describe_table(con: duckdb.DuckDBPyConnection, table: str) -> TableSchema:
