@@ -23,7 +23,7 @@ from typing import Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from holobench._io import atomic_write_text
+from holobench._io import atomic_write_text, exclusive
 from holobench._version import __version__
 from holobench.backends.base import Backend, ChatMessage, ChatRequest, ContextLengthError, SamplingParams, Usage
 from holobench.backends.client import MAX_RETRY_AFTER, Client, Outcome, PriceTable
@@ -349,8 +349,11 @@ class Runner:
         return prompt + request.sampling.max_tokens > window
 
     async def run(self, progress: ProgressFn | None = None) -> dict[str, Any]:
+        with exclusive(self.out_dir, "a holobench run"):
+            return await self._run_locked(progress)
+
+    async def _run_locked(self, progress: ProgressFn | None) -> dict[str, Any]:
         cfg = self.config
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         await self.backend.prepare()
         _check_manifest(self.out_dir, manifest_for(self.instances, cfg, self.backend))
         previous = self.journal.load(repair=True)

@@ -332,3 +332,20 @@ def test_a_failed_record_stops_every_worker(instances: Path, server: FakeOpenAIS
         asyncio.run(runner.run(progress))
     assert len(server.state.log) <= 5 + 3  # the five recorded, plus the other workers' in flight
     assert len(journal(tmp_path / "p")) == len(server.state.log)  # and every answer was kept
+
+
+def test_two_runs_cannot_write_one_folder(instances: Path, tmp_path: Path) -> None:
+    """A second run into a folder another run holds fails at once, naming the holder; the lock
+    goes with its holder, so the folder is usable afterwards (and after a crash)."""
+    import os
+
+    from holobench._io import exclusive
+
+    out = tmp_path / "run"
+    cfg = RunConfig(backend="no-answer", options=BackendOptions(), cache_dir=None)
+    with exclusive(out, "a holobench run"):
+        with pytest.raises(HoloBenchError, match=rf"a holobench run by pid {os.getpid()} is writing here now"):
+            run(instances, out, cfg)
+        assert not (out / "predictions.jsonl").exists()
+    summary = run(instances, out, cfg)
+    assert summary["this_run"]["ok"] == summary["total"]  # type: ignore[index]
