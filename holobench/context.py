@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import duckdb
 
 from holobench.errors import HoloBenchError, QueryError
-from holobench.lines import SEPARATOR, Line, TableLines, seeded_rng, take
+from holobench.lines import SEPARATOR, Line, TableLines, round_robin, seeded_rng, take
 from holobench.provenance import Provenance, compute_provenance
 from holobench.sampling import ATTEMPTS, DEFAULT_POSITIVES, AnswerableSampler, Draw, Sampling, acceptable
 from holobench.sources.base import Database, load_table, lock_down, new_connection
@@ -121,12 +121,7 @@ def _relevant_order(tables: dict[str, list[Line]], seed: int, db_id: str, query_
         rows = list(tables[name])
         seeded_rng(seed, db_id, query_id, "relevant", name).shuffle(rows)
         queues.append(rows)
-    order: list[Line] = []
-    depth = 0
-    while any(depth < len(q) for q in queues):
-        order.extend(q[depth] for q in queues if depth < len(q))
-        depth += 1
-    return order
+    return round_robin(queues)
 
 
 def instance_id(payload: Mapping[str, object]) -> str:
@@ -153,6 +148,7 @@ class InstanceBuilder:
         fillers: Sequence[Database | LazyFiller] = (),
         source: str = "bundled",
         lines_cache: dict[str, TableLines] | None = None,
+        provenance_cache: dict[tuple[str, str, str], Provenance] | None = None,
     ) -> None:
         self.db = db
         self.tokenizer = tokenizer
@@ -168,7 +164,8 @@ class InstanceBuilder:
         self._tables_of: dict[tuple[str, str], list[str]] = {}
         self._order_cache: dict[tuple[int, str, str], tuple[list[Line], list[Line]]] = {}
         self._filler_cache: dict[tuple[int, str], list[Line]] = {}
-        self._provenance: dict[tuple[str, str], Provenance] = {}
+        # Provenance depends on the database and the query only: a suite shares it between builders.
+        self._provenance = provenance_cache if provenance_cache is not None else {}
         self._samplers: dict[tuple[str, str], AnswerableSampler] = {}
         self._gold_con: duckdb.DuckDBPyConnection | None = None
 
@@ -361,7 +358,7 @@ class InstanceBuilder:
     # ------------------------------------------------------------------ answerable sampling
     def provenance(self, query: Query) -> Provenance:
         """The query's provenance over this database, computed once."""
-        key = (query.sql, query.dialect)
+        key = (self.db.db_id, query.sql, query.dialect)
         if key not in self._provenance:
             try:
                 self._provenance[key] = compute_provenance(self.db, query.sql, query.dialect)
@@ -426,8 +423,8 @@ class InstanceBuilder:
                 picked = [all_rows[i] for i in sorted(rows)]
                 columns = [(c.name, c.type) for c in ts.columns]
                 values = [list(col) for col in zip(*picked, strict=True)] if picked else [[] for _ in columns]
+                schema[table] = {c.name: c.type for c in ts.columns}  # before loading: dropped even if it fails
                 load_table(con, table, columns, values)
-                schema[table] = {c.name: c.type for c in ts.columns}
             result = execute_duckdb(con, query.sql, schema, dialect=query.dialect)
         except QueryError as exc:
             raise GenerationError(f"{self.db.db_id}/{query.id}: gold: {exc}") from exc

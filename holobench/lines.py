@@ -6,6 +6,7 @@ import hashlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from holobench.sources.base import Database
 from holobench.token_cache import table_lines
@@ -13,6 +14,7 @@ from holobench.tokenizers import Tokenizer
 from holobench.types import LineSource
 
 SEPARATOR = "\n"
+T = TypeVar("T")
 _SOURCES: dict[tuple[str, str, int, bool, str, bool | None], LineSource] = {}
 _SOURCES_MAX = 1_000_000
 
@@ -69,6 +71,16 @@ class TableLines:
                 for i, (t, a, s) in enumerate(zip(texts, alone, with_sep, strict=True))
             ]
         return self._cache[name]
+
+
+def round_robin(queues: Sequence[Sequence[T]]) -> list[T]:
+    """The first item of each queue, then the second of each, and so on (queues may differ in length)."""
+    out: list[T] = []
+    depth = 0
+    while any(depth < len(q) for q in queues):
+        out.extend(q[depth] for q in queues if depth < len(q))
+        depth += 1
+    return out
 
 
 def take(candidates: Sequence[Line], budget: int) -> tuple[list[Line], int]:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from holobench.lines import Line, TableLines, seeded_rng
+from holobench.lines import Line, TableLines, round_robin, seeded_rng
 from holobench.provenance import Provenance, RowRef, Witness
 from holobench.sources.base import Database
 from holobench.types import Result
@@ -131,14 +131,8 @@ class AnswerableSampler:
             rng.shuffle(groups)
             for g in groups:
                 rng.shuffle(g)
-            if self.prov.having:
-                units = [w for g in groups for w in g]
-            else:
-                units = []
-                depth = 0
-                while any(depth < len(g) for g in groups):
-                    units.extend(g[depth] for g in groups if depth < len(g))
-                    depth += 1
+            # Group by group when HAVING or INTERSECT decides, else round-robin over groups.
+            units = [w for g in groups for w in g] if self.prov.having else round_robin(groups)
             _remember(self._units_cache, key, units)
         return self._units_cache[key]
 
@@ -212,11 +206,7 @@ class AnswerableSampler:
                 rows = list(self._near.get(table) or self._untraced.get(table) or [])
                 seeded_rng(*parts, "near", table, attempt).shuffle(rows)
                 queues.append(rows)
-            pool: list[Line] = []
-            depth = 0
-            while any(depth < len(q) for q in queues):
-                pool.extend(self._line((t, q[depth])) for t, q in zip(names, queues, strict=True) if depth < len(q))
-                depth += 1
+            pool = round_robin([[self._line((t, r)) for r in q] for t, q in zip(names, queues, strict=True)])
             _remember(self._pool_cache, key, pool)
         return self._pool_cache[key]
 

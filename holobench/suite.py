@@ -24,7 +24,7 @@ from holobench.context import GENERATOR_VERSION, GenerationError, InstanceBuilde
 from holobench.environment import versions
 from holobench.errors import HoloBenchError
 from holobench.lines import TableLines, seeded_rng
-from holobench.provenance import ProvenanceSummary
+from holobench.provenance import Provenance, ProvenanceSummary
 from holobench.sampling import DEFAULT_POSITIVES, MAX_UNANSWERABLE, Sampling
 from holobench.sources import open_source
 from holobench.sources.base import Database, Source
@@ -170,6 +170,7 @@ class SuiteRun:
         self._builders: dict[str, InstanceBuilder] = {}
         self._lines: dict[str, TableLines] = {}
         self._queries: dict[str, list[Query]] = {}
+        self._provenance: dict[tuple[str, str, str], Provenance] = {}
 
     def database_ids(self) -> list[str]:
         have = self.source.list_databases()
@@ -304,7 +305,12 @@ class SuiteRun:
             self._builders.clear()  # one database at a time keeps memory flat
             fillers = [self.database(f) for f in self.filler_ids(db_id)]
             self._builders[db_id] = InstanceBuilder(
-                self.database(db_id), self.tokenizer, fillers=fillers, source=self.suite.source, lines_cache=self._lines
+                self.database(db_id),
+                self.tokenizer,
+                fillers=fillers,
+                source=self.suite.source,
+                lines_cache=self._lines,
+                provenance_cache=self._provenance,
             )
         return self._builders[db_id]
 
