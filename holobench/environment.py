@@ -9,9 +9,11 @@ generation, run and score manifest carries them, and submissions and the leaderb
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import platform
 import sqlite3
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from holobench._version import __version__
@@ -47,6 +49,16 @@ def reference_versions() -> dict[str, Any]:
     out = versions((*GENERATION_PACKAGES, "pydantic", "openai", "vllm", "llama-cpp-python"))
     out["sqlite_reference"] = sqlite3.sqlite_version
     return out
+
+
+def suite_versions(instances: Path) -> dict[str, Any]:
+    """What the suite manifest beside an instances file recorded, or {} when there is none."""
+    try:
+        manifest = json.loads((instances.parent / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    found = manifest.get("versions") if isinstance(manifest, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
 def version_differences(left: dict[str, Any], right: dict[str, Any]) -> list[str]:

@@ -29,7 +29,7 @@ from holobench.backends.base import Backend, ChatMessage, ChatRequest, ContextLe
 from holobench.backends.client import MAX_RETRY_AFTER, Client, Outcome, PriceTable
 from holobench.backends.registry import BackendOptions, create_backend
 from holobench.cache import ResponseCache
-from holobench.environment import versions
+from holobench.environment import suite_versions, versions
 from holobench.errors import HoloBenchError
 from holobench.prompts import prompt_version, render_prompt, split_reasoning
 from holobench.tokenizers import get_tokenizer
@@ -273,18 +273,8 @@ def manifest_for(instances: Path, config: RunConfig, backend: Backend) -> dict[s
         "shard": list(config.shard) if config.shard else None,
         "holobench_version": __version__,
         "versions": versions(backend.library_versions()),
-        "suite_versions": _suite_versions(instances),
+        "suite_versions": suite_versions(instances),
     }
-
-
-def _suite_versions(instances: Path) -> dict[str, Any]:
-    """The generation's versions from the suite manifest beside the instances file, if there is one."""
-    try:
-        suite = json.loads((instances.parent / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    found = suite.get("versions") if isinstance(suite, dict) else None
-    return found if isinstance(found, dict) else {}
 
 
 def _check_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:

@@ -48,3 +48,14 @@ def test_leaderboard_refuses_a_suite_whose_gold_the_engines_here_do_not_reproduc
     tampered, changed = _tampered(smoke_file, tmp_path)
     with pytest.raises(HoloBenchError, match=f"1 of 36 gold answers differ.*{changed}"):
         build([tmp_path / "no-submission-is-read-first"], tmp_path / "site", instances=tampered)
+
+
+def test_the_refusal_names_the_versions_that_differ(smoke_file: Path, tmp_path: Path) -> None:
+    from holobench.leaderboard import build
+
+    tampered, _ = _tampered(smoke_file, tmp_path)
+    manifest = json.loads((smoke_file.parent / "manifest.json").read_text(encoding="utf-8"))
+    manifest["versions"]["packages"]["duckdb"] = "1.0.0"
+    (tampered.parent / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(HoloBenchError, match=r"generated with other versions \(packages\.duckdb: 1\.0\.0 != "):
+        build([tmp_path / "unread"], tmp_path / "site", instances=tampered)
