@@ -18,9 +18,10 @@ from pathlib import Path
 
 from holobench.leaderboard import build
 from holobench.report import write_report
-from holobench.runner import Prediction, file_hash, read_instances
-from holobench.scoring.score import score_match
-from holobench.submit import pack
+from holobench.runner import Journal, Prediction, file_hash, read_instances
+from holobench.scoring.score import read_scores, score_match
+from holobench.scoring.trust import rescore_problems
+from holobench.submit import pack, validate
 from holobench.suite import generate_suite, load_suite
 from holobench.types import Instance
 
@@ -82,6 +83,17 @@ def main() -> None:
         reporting = time.perf_counter() - start
         start = time.perf_counter()
         subs = [pack(run, run / "scores" / "match", root / f"{run.name}.tar.gz", suite="bench") for run in runs]
+        packing = time.perf_counter() - start
+        start = time.perf_counter()
+        for sub in subs:  # what leaderboard build does per submission before ranking it
+            validate(sub, instances)
+        trusting = time.perf_counter() - start
+        start = time.perf_counter()
+        for run in runs:  # the rescoring alone, inside that validation
+            predictions = list(Journal(run / "predictions.jsonl").load(repair=False).values())
+            assert not rescore_problems("match", predictions, read_scores(run / "scores" / "match"), instances)
+        rescoring = time.perf_counter() - start
+        start = time.perf_counter()
         build(subs, root / "site", instances=instances)
         site = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -91,7 +103,12 @@ def main() -> None:
         f"({n * len(runs) / scoring:.0f}/s, incl. reading instances)"
     )
     print(f"report (tables, 2000-resample bootstrap, PNG+SVG plots): {reporting:.2f} s")
-    print(f"pack + validate {len(runs)} submissions + leaderboard build: {site:.2f} s")
+    print(f"pack {len(runs)} submissions (each validated as packed): {packing:.2f} s")
+    print(
+        f"validate {len(runs)} submissions against the suite (schema, ids, secrets, match rescoring): "
+        f"{trusting:.2f} s; of which match rescoring {rescoring:.2f} s"
+    )
+    print(f"leaderboard build (gold verification, validation with rescoring, tables, plots): {site:.2f} s")
     print(f"peak memory: {peak:.0f} MB")
 
 

@@ -35,3 +35,27 @@ def redact_url(url: str) -> str:
         safe=REDACTED,
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def check_base_url(url: str, option: str = "--base-url") -> str:
+    """``url`` if it can be used as an endpoint; else one clear error that never repeats a secret.
+
+    A password in the URL is refused rather than sent: HTTP clients disagree on whether
+    ``user:KEY@host`` becomes basic auth, and the key belongs in an environment variable.
+    """
+    from holobench.errors import HoloBenchError
+
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port out of range raises here
+    except ValueError:
+        raise HoloBenchError(f"{option} {shown}: not a valid URL; give e.g. http://localhost:8000/v1") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise HoloBenchError(f"{option} {shown}: not an http(s) URL with a host; give e.g. http://localhost:8000/v1")
+    if parts.password is not None:
+        raise HoloBenchError(
+            f"{option} {shown}: a key in the URL is not sent; put it in an environment variable "
+            "and name it with --api-key-env"
+        )
+    return url

@@ -8,15 +8,17 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
-from holobench._io import atomic_write_text
-from holobench.errors import HoloBenchError
+from holobench._io import atomic_write_text, check_output_dir, check_output_file
+from holobench._urls import check_base_url
+from holobench.errors import HoloBenchError, field_problem
 from holobench.queries import load_query_file, validate_queries
 from holobench.sources import open_source
 from holobench.sources.base import Database, Source
@@ -54,6 +56,10 @@ SourceOpt = Annotated[
         help="bundled | spider:<dir> | hub:<dir or owner/name> | sqlite:<file> | duckdb:<file> | files:<dir>",
     ),
 ]
+KeyEnvOpt = Annotated[
+    str | None,
+    typer.Option(help="environment variable holding the API key (must be set; default: OPENAI_API_KEY if set)"),
+]
 TemplatesOpt = Annotated[
     Path | None, typer.Option("--templates", help="folder of <db_id>/<table>.j2 templates (Spider sources)")
 ]
@@ -66,6 +72,36 @@ def _in_range(option: str, value: float | None, low: float, high: float = math.i
     if not math.isfinite(value) or value < low or (above and value == low) or value > high:
         bound = f"{'above' if above else 'at least'} {low:g}" + (f" and at most {high:g}" if high < math.inf else "")
         raise HoloBenchError(f"{option} {value}: give a number {bound}")
+
+
+class _LazyProgress(Progress):
+    """A progress bar that appears with its first update: an error found before any work (a bad
+    instances file, a locked folder) is then the only line on stderr."""
+
+    def __enter__(self) -> _LazyProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live.is_started:
+            self.stop()
+
+    def update(self, task_id: TaskID, **fields: Any) -> None:
+        if not self.live.is_started:
+            self.start()
+        super().update(task_id, **fields)
+
+
+def _key_env(name: str | None) -> str:
+    """The variable to read the API key from; one named by the user must be set (an unset one
+    would silently send no key and fail every request later)."""
+    if name is None:
+        return "OPENAI_API_KEY"  # optional: local servers need no key
+    if not os.environ.get(name):
+        raise HoloBenchError(
+            f"--api-key-env {name}: the variable is not set or empty; export it, or leave the option "
+            "out for a server that needs no key"
+        )
+    return name
 
 
 def _source(spec: str, templates: Path | None = None) -> Source:
@@ -171,7 +207,7 @@ def verbalize_llm(
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
     ] = None,
-    api_key_env: Annotated[str, typer.Option(help="environment variable holding the API key")] = "OPENAI_API_KEY",
+    api_key_env: KeyEnvOpt = None,
     table: Annotated[list[str] | None, typer.Option(help="only these tables (repeatable)")] = None,
     cache_dir: Annotated[Path, typer.Option(help="response cache folder")] = Path(".cache/holobench/verbalize"),
     strict: Annotated[bool, typer.Option(help="fail on an unfaithful sentence instead of falling back")] = True,
@@ -179,6 +215,9 @@ def verbalize_llm(
     """Verbalize rows with an LLM (cached, validated) and write the sentences to a JSONL file."""
     from holobench.verbalize.llm import LLMVerbalizer
 
+    check_output_file(output)
+    if base_url is not None:
+        check_base_url(base_url)
     db = _source(source).open(db_id)
     tables = [db.table_name(t) for t in table] if table else db.tables
     lines: list[str] = []
@@ -188,7 +227,7 @@ def verbalize_llm(
             db.schema(name),
             model=model,
             base_url=base_url,
-            api_key_env=api_key_env,
+            api_key_env=_key_env(api_key_env),
             cache_dir=cache_dir,
             strict=strict,
         )
@@ -305,7 +344,11 @@ def generate(
     _in_range("--workers", workers, 0)
     if placement not in {p.value for p in Placement}:
         raise HoloBenchError(f"--placement {placement!r}: use one of {', '.join(p.value for p in Placement)}")
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    if suite is not None:
+        check_output_dir(output, "suite")
+    else:
+        check_output_file(output)
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     from holobench.context import InstanceBuilder, LazyFiller
     from holobench.sql import parse, suggest_categories
@@ -316,7 +359,7 @@ def generate(
     if suite is not None:
         spec = load_suite(suite)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, console=err, transient=False) as bar:
+        with _LazyProgress(*columns, console=err, transient=False) as bar:
             task = bar.add_task(f"suite {spec.name}", total=None)
             if workers <= 0:
                 workers = min(os.cpu_count() or 1, 8) if SuiteRun(spec).count() >= 500 else 1
@@ -344,9 +387,15 @@ def generate(
     src = _source(source, templates)
     database = src.open(db)
     tree = parse(sql)
-    cats = [Category(c) for c in category] if category else sorted(suggest_categories(tree), key=list(Category).index)
-    if not cats:
-        raise HoloBenchError("this SQL fits none of the five categories by the rules; name one with --category")
+    names = {c.value.lower(): c for c in Category}
+    unknown = [c for c in category or [] if c.lower() not in names]
+    if unknown:
+        raise HoloBenchError(f"--category {unknown[0]!r}: use one of {', '.join(c.value for c in Category)}")
+    cats = (
+        sorted({names[c.lower()] for c in category}, key=list(Category).index)
+        if category
+        else sorted(suggest_categories(tree), key=list(Category).index)
+    )
     query = Query(
         id=query_id, db_id=db, question=question, sql=sql, categories=tuple(cats), difficulty=Difficulty.MEDIUM
     )
@@ -404,7 +453,7 @@ def run(
     output: Annotated[Path, typer.Option("--out", "-o", help="run folder, e.g. results/<run>")],
     model: Annotated[str | None, typer.Option(help="model name, or a .gguf path for llamacpp")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
-    api_key_env: Annotated[str, typer.Option(help="environment variable holding the API key")] = "OPENAI_API_KEY",
+    api_key_env: KeyEnvOpt = None,
     prompt: Annotated[str, typer.Option(help="cot | direct | structured")] = "cot",
     option: Annotated[list[str] | None, typer.Option(help="backend option key=value (repeatable)")] = None,
     context_window: Annotated[int | None, typer.Option(help="model context window in tokens")] = None,
@@ -436,7 +485,11 @@ def run(
     _in_range("--max-retry-after", max_retry_after, 0, above=True)
     _in_range("--timeout", timeout, 0, above=True)
     _in_range("--context-window", context_window, 1)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    if base_url is not None:
+        check_base_url(base_url)
+    if not dry_run:
+        check_output_dir(output, "run")
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     from holobench.backends import BackendOptions, SamplingParams
     from holobench.runner import RunConfig, Runner, parse_shard
@@ -447,7 +500,7 @@ def run(
         options=BackendOptions(
             model=model,
             base_url=base_url,
-            api_key_env=api_key_env,
+            api_key_env=_key_env(api_key_env),
             context_window=context_window,
             options=_parse_options(option),
         ),
@@ -478,7 +531,7 @@ def run(
     import time as _time
 
     started = _time.perf_counter()
-    with Progress(*columns, console=err) as bar:
+    with _LazyProgress(*columns, console=err) as bar:
         task = bar.add_task(f"{backend} {runner.backend.model}", total=None, rate="", tokens=0, cost="0")
 
         def progress(done: int, total: int, client: object) -> None:
@@ -507,6 +560,11 @@ def run(
         markup=False,
     )
     if counts["error"]:
+        from holobench.runner import Journal
+
+        failed = [p for p in Journal(output / "predictions.jsonl").load(repair=False).values() if p.status == "error"]
+        if failed:
+            err.print(f"first failure ({failed[0].id}): {failed[0].error}", markup=False)
         raise typer.Exit(1)
 
 
@@ -518,6 +576,7 @@ def merge(
     """Join the shard folders of one run into one journal."""
     from holobench.runner import merge_runs
 
+    check_output_dir(output, "run")
     report = merge_runs(runs, output)
     out.print(f"merged {report['runs']} runs: {report['predictions']} predictions in {output}", markup=False)
 
@@ -556,9 +615,7 @@ def score(
     judge_backend: Annotated[str, typer.Option(help="judge: backend name")] = "openai",
     judge_model: Annotated[str | None, typer.Option(help="judge: model name")] = None,
     judge_base_url: Annotated[str | None, typer.Option(help="judge: OpenAI-compatible endpoint")] = None,
-    api_key_env: Annotated[
-        str, typer.Option(help="judge: environment variable holding the API key")
-    ] = "OPENAI_API_KEY",
+    api_key_env: KeyEnvOpt = None,
     judge_option: Annotated[list[str] | None, typer.Option(help="judge: backend option key=value")] = None,
     concurrency: Annotated[int, typer.Option(help="judge: requests in flight")] = 8,
     max_retries: Annotated[int, typer.Option(help="judge: retries per request")] = 4,
@@ -575,6 +632,9 @@ def score(
     from holobench.scoring.score import default_out, score_match
 
     where = output or default_out(predictions, scorer)
+    check_output_dir(where, "scores")
+    if judge_base_url is not None:
+        check_base_url(judge_base_url, "--judge-base-url")
     if scorer == "match":
         summary = score_match(instances, predictions, where, rel_tol=rel_tol)
     elif scorer == "judge":
@@ -586,7 +646,7 @@ def score(
             options=BackendOptions(
                 model=judge_model,
                 base_url=judge_base_url,
-                api_key_env=api_key_env,
+                api_key_env=_key_env(api_key_env),
                 options=_parse_options(judge_option),
             ),
             concurrency=concurrency,
@@ -625,6 +685,8 @@ def agreement_cmd(
         raise HoloBenchError(
             f"{left} and {right or left}: no instance is scored on both sides; score the same run twice"
         )
+    for warning in result["warnings"]:
+        err.print(f"warning: {warning}", markup=False)
     table = Table(f"{left_scorer} \\ {right_scorer}", *(k for k in result["confusion"]))
     for k, row in result["confusion"].items():
         table.add_row(k, *(str(v) for v in row.values()))
@@ -647,6 +709,7 @@ def report_cmd(
 ) -> None:
     """Markdown and CSV tables with 95% bootstrap intervals, and plots (PNG and SVG)."""
     _in_range("--resamples", resamples, 1)
+    check_output_dir(output, "report")
     from holobench.report import write_report
 
     summary = write_report(runs, output, scorer=scorer, n_boot=resamples, seed=seed)
@@ -672,6 +735,10 @@ def submit_pack(
     """Bundle a run's manifest, predictions and scores for the leaderboard."""
     from holobench.submit import pack
 
+    if output.name.lower().endswith((".tar.gz", ".tgz", ".zip")):
+        check_output_file(output)
+    else:
+        check_output_dir(output, "submission")
     path = pack(
         run_dir, scores or run_dir / "scores" / scorer, output, suite=suite, label=label, notes=notes, report_dir=report
     )
@@ -700,6 +767,8 @@ def submit_validate(
         recorded = sub.manifest.versions.get(part)
         shown = describe(recorded) if isinstance(recorded, dict) else "not recorded"
         out.print(f"  {part} versions: {shown}", markup=False)
+    for flag in sub.flags:
+        err.print(f"flag: {path}: {flag}", markup=False)
 
 
 @leaderboard_app.command("build")
@@ -714,6 +783,7 @@ def leaderboard_build(
     """Validate submissions and render the static leaderboard site."""
     from holobench.leaderboard import build
 
+    check_output_dir(output, "site")
     summary = build(submissions, output, instances=instances, verify_gold=verify_gold)
     out.print(f"gold answers: {summary['gold']}", markup=False)
     table = Table("#", "entry", "score", "95% CI")
@@ -795,16 +865,37 @@ def versions_cmd(
 def main() -> None:
     from pydantic import ValidationError
 
+    # typer carries its own copy of click (pinned in requirements/); its usage errors are these
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
     try:
-        app()
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # a bare group: its help, as click shows it
+        exc.show()
+        sys.exit(2)
+    except ClickException as exc:  # a missing or malformed option: the same one-line contract
+        ctx = exc.ctx if isinstance(exc, UsageError) else None
+        command = ctx.command_path if ctx is not None else "holobench"
+        err.print(f"error: {command}: {exc.format_message()} (see {command} --help)", markup=False)
+        sys.exit(2)
+    except typer.Abort:  # Ctrl-C at a prompt
+        err.print("error: holobench: aborted", markup=False)
+        sys.exit(130)
     except HoloBenchError as exc:
         err.print(f"error: {exc}", markup=False)
         sys.exit(2)
-    except ValidationError as exc:  # a setting no option check caught: still one line, exit 2
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or exc.title
-        err.print(f"error: {exc.title}: field '{where}': {first['msg']} (check the matching option)", markup=False)
+    except OSError as exc:  # a full or read-only disk midway: finished results are kept, no traceback
+        where = exc.filename or "holobench"
+        err.print(
+            f"error: {where}: {exc.strerror or exc}; free space or choose a writable path, then run again",
+            markup=False,
+        )
         sys.exit(2)
+    except ValidationError as exc:  # a setting no option check caught: still one line, exit 2
+        problem = field_problem(exc.errors()[0], exc.title)
+        err.print(f"error: {exc.title}: {problem} (check the matching option)", markup=False)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

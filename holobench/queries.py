@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from holobench.errors import HoloBenchError, QueryError
+from holobench.errors import HoloBenchError, QueryError, field_problem
 from holobench.sources.base import Database
 from holobench.sql import parse, suggest_categories, tables_used
 from holobench.types import Category, Query
@@ -45,9 +45,7 @@ def load_query_file(path: Path) -> QueryFile:
         try:
             query = Query.model_validate({"db_id": db_id, **item})
         except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"]) or "query"
-            raise QueryError(f"{path}: query {qid}: field '{loc}': {err['msg']}") from exc
+            raise QueryError(f"{path}: query {qid}: {field_problem(exc.errors()[0], 'query')}") from exc
         if query.id in seen:
             raise QueryError(f"{path}: query {query.id}: id used twice; ids must be unique")
         seen.add(query.id)

@@ -27,6 +27,7 @@ from holobench.aggregate import N_BOOT, SEED, TABLES, Run, all_tables, frame, ru
 from holobench.errors import HoloBenchError
 from holobench.scoring.records import ScoreRecord
 from holobench.scoring.score import SCORES_FILE, read_scores
+from holobench.scoring.trust import score_problems
 
 
 def find_scores(path: Path, scorer: str = "match") -> Path:
@@ -39,13 +40,44 @@ def find_scores(path: Path, scorer: str = "match") -> Path:
     )
 
 
+def _check_one_run(path: Path, records: list[ScoreRecord]) -> None:
+    """Scores a report may average: one run of one model under one scorer, each instance once,
+    every score in [0, 1] and equal to what its labels give."""
+    if not records:
+        raise HoloBenchError(f"{path}: has no score records; score a run with predictions first")
+    problems = score_problems(records)
+    if problems:
+        raise HoloBenchError(f"{path}: {problems[0].removeprefix(SCORES_FILE + ': ')}")
+    for what, values in (
+        ("scorers", {r.scorer for r in records}),
+        ("runs", {f"{r.backend}/{r.model}/{r.prompt}" for r in records}),
+    ):
+        if len(values) > 1:
+            raise HoloBenchError(
+                f"{path}: mixes {len(values)} {what} ({', '.join(sorted(values))}); "
+                "score each run on its own and pass the score folders separately"
+            )
+    seen: set[str] = set()
+    for r in records:
+        if r.id in seen:
+            raise HoloBenchError(f"{path}: instance {r.id} is scored twice; re-score the run")
+        seen.add(r.id)
+
+
 def load_runs(paths: list[Path], scorer: str = "match") -> list[Run]:
     if not paths:
         raise HoloBenchError("report needs at least one run or score folder")
-    record_sets = [read_scores(find_scores(p, scorer)) for p in paths]
-    for p, records in zip(paths, record_sets, strict=True):
-        if not records:
-            raise HoloBenchError(f"{p}: has no score records; score a run with predictions first")
+    found = [find_scores(p, scorer) for p in paths]
+    record_sets = [read_scores(f) for f in found]
+    for f, records in zip(found, record_sets, strict=True):
+        _check_one_run(f, records)
+    scorers = [records[0].scorer for records in record_sets]
+    if len(set(scorers)) > 1:
+        other = next(i for i, s in enumerate(scorers) if s != scorers[0])
+        raise HoloBenchError(
+            f"{found[other]}: scored by {scorers[other]!r} but {found[0]} by {scorers[0]!r}; "
+            "a report compares runs under one scorer (score them alike, or report each scorer apart)"
+        )
     return [Run(label, records) for label, records in zip(run_labels(record_sets), record_sets, strict=True)]
 
 
@@ -140,7 +172,7 @@ def write_report(
     df = frame(runs)
     tables = all_tables(df, n_boot=n_boot, seed=seed)
     overall = tables["overall"].set_index("model")
-    with staged_dir(out) as staging:
+    with staged_dir(out, "report") as staging:
         (staging / "tables").mkdir()
         for name, t in tables.items():
             t.to_csv(staging / "tables" / f"{name}.csv", index=False, float_format="%.6g")

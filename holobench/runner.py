@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -23,7 +24,7 @@ from typing import Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from holobench._io import atomic_write_text, exclusive
+from holobench._io import atomic_write_text, exclusive, naming
 from holobench._version import __version__
 from holobench.backends.base import Backend, ChatMessage, ChatRequest, ContextLengthError, SamplingParams, Usage
 from holobench.backends.client import MAX_RETRY_AFTER, Client, Outcome, PriceTable
@@ -144,11 +145,15 @@ def read_instances(
     ``model`` reads each record as a lighter view (:class:`PromptItem`).
     """
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open("rb")
     except OSError as exc:
         raise HoloBenchError(f"{path}: cannot read instances ({exc.strerror}); generate them first") from exc
     with handle:
-        for number, line in enumerate(handle, start=1):
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise HoloBenchError(f"{path}:{number}: not UTF-8 text; is this an instances.jsonl?") from None
             if not line.strip():
                 continue
             iid = _leading_id(line)
@@ -203,16 +208,26 @@ class Journal:
 class JournalWriter:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self._fh = path.open("a", encoding="utf-8")
 
     def write(self, prediction: Prediction) -> None:
-        self._fh.write(prediction.model_dump_json() + "\n")
-        self._fh.flush()
+        with naming(self.path):
+            self._fh.write(prediction.model_dump_json() + "\n")
+            self._fh.flush()
 
     def close(self) -> None:
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
+        """Flush and close; a journal left empty (the first write failed) is removed."""
+        try:
+            with naming(self.path):
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+                self._fh.close()
+        finally:
+            with contextlib.suppress(OSError):  # after a failed write, close re-raises the same error
+                self._fh.close()
+            if self.path.exists() and self.path.stat().st_size == 0:
+                self.path.unlink()
 
 
 Item = Instance | PromptItem
@@ -312,11 +327,18 @@ class Runner:
         """Instance ids in the shard, read cheaply: records start with their id."""
         out = []
         seen: set[str] = set()
-        with self.instances.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                iid = _leading_id(line) or str(json.loads(line)["id"])
+        with self.instances.open("rb") as fh:
+            for number, raw in enumerate(fh, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                    if not line.strip():
+                        continue
+                    iid = _leading_id(line) or str(json.loads(line)["id"])
+                except (ValueError, KeyError, TypeError):  # UnicodeDecodeError is a ValueError
+                    raise HoloBenchError(
+                        f"{self.instances}:{number}: not an instance record (no id, or not UTF-8 JSON); "
+                        "pass an instances.jsonl from holobench generate"
+                    ) from None
                 if iid in seen:
                     raise HoloBenchError(
                         f"{self.instances}:{number}: instance id {iid!r} appears twice; "
@@ -344,6 +366,7 @@ class Runner:
 
     async def _run_locked(self, progress: ProgressFn | None) -> dict[str, Any]:
         cfg = self.config
+        shard_ids = self.ids()  # a broken instances file is refused before anything is written
         await self.backend.prepare()
         _check_manifest(self.out_dir, manifest_for(self.instances, cfg, self.backend))
         previous = self.journal.load(repair=True)
@@ -358,7 +381,6 @@ class Runner:
             prices=PriceTable.load(cfg.prices),
             max_retry_after=cfg.max_retry_after,
         )
-        shard_ids = self.ids()
         total = len(shard_ids)
         finished = len(done & set(shard_ids))
         writer = self.journal.open()
@@ -486,16 +508,22 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> dict[str, Any]:
             if m.get(key) != first.get(key):
                 raise HoloBenchError(f"{d}: its {key} differs from {run_dirs[0]}'s; only shards of one run merge")
     merged: dict[str, Prediction] = {}
+    origin: dict[str, Path] = {}
     for d in run_dirs:
         for pid, prediction in Journal(d / "predictions.jsonl").load(repair=False).items():
-            if pid not in merged or merged[pid].status != "ok":
-                merged[pid] = prediction
+            held = merged.get(pid)
+            if held is not None and held.status == "ok" and prediction.status == "ok":
+                if held.response != prediction.response:  # silently keeping one would pick a score
+                    raise HoloBenchError(
+                        f"{d / 'predictions.jsonl'}: instance {pid} is answered differently in {origin[pid]}; "
+                        "merge only disjoint shards (or a retry of failures), or remove one of the two"
+                    )
+                continue
+            if held is None or held.status != "ok":
+                merged[pid], origin[pid] = prediction, d
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / "predictions.jsonl.tmp"
-    with tmp.open("w", encoding="utf-8") as fh:
-        for pid in sorted(merged):
-            fh.write(merged[pid].model_dump_json() + "\n")
-    tmp.replace(out_dir / "predictions.jsonl")
+    lines = "".join(merged[pid].model_dump_json() + "\n" for pid in sorted(merged))
+    atomic_write_text(out_dir / "predictions.jsonl", lines)
     manifest = {**first, "shard": None, "merged_from": [str(d) for d in run_dirs]}
     atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return {"predictions": len(merged), "runs": len(run_dirs)}

@@ -149,7 +149,8 @@ def columns_used(tree: exp.Expr, schema: Schema, dialect: str = "sqlite") -> dic
 
 
 def suggest_categories(tree: exp.Expr) -> set[Category]:
-    """The paper's five query types, by the rules documented in the README."""
+    """The paper's five query types by the rules documented in the README; a query that fits
+    none of them (a plain lookup with equality filters) is a Selection."""
     cats: set[Category] = set()
     if any(tree.find_all(*_OTHER_AGGREGATES)) or any(tree.find_all(exp.Group)):
         cats.add(Category.AGGREGATION)
@@ -167,7 +168,7 @@ def suggest_categories(tree: exp.Expr) -> set[Category]:
     limit = tree.args.get("limit")
     if order is not None and (limit is None or _limit_value(limit) != 1):
         cats.add(Category.RANKING)
-    return cats
+    return cats or {Category.SELECTION}
 
 
 def _limit_value(limit: exp.Expr) -> int | None:
@@ -406,6 +407,23 @@ def with_tiebreak(tree: exp.Query, dialect: str = "sqlite") -> exp.Query:
 # --------------------------------------------------------------------------- execution and values
 
 
+def blob_text(value: bytes) -> str:
+    """A BLOB as text, losing nothing: text stored as a BLOB (valid UTF-8, no control
+    characters) reads as that text, as SQLite's CAST(x AS TEXT) gives it; anything else is
+    written as SQLite's own blob literal, X'00ff...', instead of NUL bytes or U+FFFD in a sentence.
+
+    >>> blob_text(b"Bonjour"), blob_text(b"\\x00\\x01\\xff")
+    ('Bonjour', "X'0001ff'")
+    """
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and not any((ord(c) < 32 and c not in "\t\n") or 127 <= ord(c) < 160 for c in text):
+        return text
+    return f"X'{value.hex()}'"
+
+
 def json_value(value: Any) -> Any:
     """JSON-native form of a DuckDB or SQLite value (dates as ISO strings, NULL as None)."""
     if value is None or isinstance(value, str):
@@ -423,7 +441,7 @@ def json_value(value: Any) -> Any:
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
+        return blob_text(bytes(value))
     return str(value)
 
 

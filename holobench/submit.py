@@ -34,7 +34,7 @@ from holobench._version import __version__
 from holobench.errors import HoloBenchError
 from holobench.runner import Journal, Prediction, file_hash
 from holobench.scoring.records import ScoreRecord
-from holobench.scoring.trust import rescore_problems, score_problems
+from holobench.scoring.trust import judge_disagreement, rescore_problems, score_problems
 
 MANIFEST = "manifest.json"
 PREDICTIONS = "predictions.jsonl"
@@ -116,6 +116,7 @@ class Submission:
     scores: list[ScoreRecord]
     report: list[str]  # file names inside report/
     source: Path
+    flags: tuple[str, ...] = ()  # worth a look but not a reason to refuse (judge vs match)
 
 
 @dataclass(frozen=True)
@@ -420,13 +421,21 @@ def _read_jsonl(path: Path, model: type[M], what: str, problems: list[str], labe
     except OSError as exc:
         problems.append(f"{label}: cannot be read ({exc.strerror})")
         return records
+    leaks: list[int] = []
     for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
+        if _SECRET_VALUE.search(line.decode("utf-8", "replace")):
+            leaks.append(number)
         try:
             records.append(model.model_validate_json(line))
         except ValidationError as exc:
             problems.append(f"{label}:{number}: not a valid {what} ({_reason(exc)}; fix the line or re-pack)")
+    if leaks:
+        problems.append(
+            f"{label}:{leaks[0]}: holds what looks like a secret key ({len(leaks)} line(s); remove it, re-pack, "
+            "and rotate the key)"
+        )
     return records
 
 
@@ -434,16 +443,19 @@ _SECRET_WORDS = ("apikey", "secret", "password", "passwd", "authorization", "cre
 _VOCAB_TOKENS = ("bos", "eos", "pad", "unk", "sep", "cls", "mask", "stop", "start", "end", "special")
 _SECRET_VALUE = re.compile(
     r"(?<![A-Za-z0-9])(?:"
-    r"sk-[A-Za-z0-9_-]{20,}"  # OpenAI, Anthropic and look-alikes
-    r"|hf_[A-Za-z0-9]{30,}"  # Hugging Face
-    r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}"  # GitHub
+    # by prefix, short ones included: a test key or a truncated one is still a leak
+    r"sk-(?:ant-|proj-)?[A-Za-z0-9_-]{6,}"  # OpenAI, Anthropic and look-alikes
+    r"|hf_[A-Za-z0-9]{6,}"  # Hugging Face
+    r"|gh[pousr]_[A-Za-z0-9]{6,}|github_pat_[A-Za-z0-9_]{6,}"  # GitHub
     r"|AKIA[0-9A-Z]{16}"  # AWS access key id
-    r"|AIza[0-9A-Za-z_-]{30,}"  # Google
-    r"|xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack
-    r"|Bearer\s+[A-Za-z0-9._~+/=-]{20,}"
+    r"|AIza[0-9A-Za-z_-]{10,}"  # Google
+    r"|xox[abposr]-[A-Za-z0-9-]{6,}"  # Slack
+    r"|gsk_[A-Za-z0-9]{6,}|r8_[A-Za-z0-9]{6,}|pplx-[A-Za-z0-9]{6,}"  # Groq, Replicate, Perplexity
+    r"|Bearer\s+(?!REDACTED)[A-Za-z0-9._~+/=-]{6,}"
     r")"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r"|://[^/\s:@]+:[^/\s@]+@"  # user:password@ in a URL
+    r"|://[^/\s:@\"]+:(?!REDACTED@)[^/\s@\"]+@"  # user:password@ in a URL
+    r"|[?&][A-Za-z_-]*(?:key|token|secret|sig|passw)[A-Za-z_-]*=(?!REDACTED)[^&\s\"]{4,}"  # ...?api_key=...
 )
 
 
@@ -609,8 +621,16 @@ def _check_tree(root: Path, source: Path, entries: list[_Entry], instances: Path
                 problems += rescore_problems(manifest.scorer, predictions, scores, instances)
     if problems or manifest is None:
         raise _fail(source, problems)
+    flag = judge_disagreement(manifest.scorer, predictions, scores, instances) if instances is not None else None
     report = sorted(e.name.split("/", 1)[1] for e in entries if not e.is_dir and _is_report_file(e.name))
-    return Submission(manifest=manifest, predictions=predictions, scores=scores, report=report, source=source)
+    return Submission(
+        manifest=manifest,
+        predictions=predictions,
+        scores=scores,
+        report=report,
+        source=source,
+        flags=(flag,) if flag else (),
+    )
 
 
 def _validate_folder(root: Path, source: Path, instances: Path | None) -> Submission:

@@ -18,11 +18,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from holobench._io import atomic_write_text
+from holobench._io import atomic_write_text, naming
 from holobench._version import __version__
 from holobench.context import GENERATOR_VERSION, GenerationError, InstanceBuilder
 from holobench.environment import versions
-from holobench.errors import HoloBenchError
+from holobench.errors import HoloBenchError, field_problem
 from holobench.lines import TableLines, seeded_rng
 from holobench.provenance import Provenance, ProvenanceSummary
 from holobench.sampling import DEFAULT_POSITIVES, MAX_UNANSWERABLE, Sampling
@@ -138,9 +138,7 @@ def load_suite(path_or_name: str | Path) -> Suite:
     try:
         return Suite.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "suite"
-        raise HoloBenchError(f"{path}: field '{loc}': {err['msg']}") from exc
+        raise HoloBenchError(f"{path}: {field_problem(exc.errors()[0], 'suite')}") from exc
 
 
 # One built cell: (JSON line, None, answerable) or (None, skip record, None).
@@ -395,7 +393,7 @@ def generate_suite(
     else:
         results = (run.build_chunk(*chunk) for chunk in chunks)
     try:
-        with tmp.open("w", encoding="utf-8") as fh:
+        with naming(final), tmp.open("w", encoding="utf-8") as fh:
             for (db_id, _, _), cells in zip(chunks, results, strict=True):
                 for line, skip, answerable in cells:
                     if answerable is False:

@@ -15,6 +15,7 @@ turns it off. A damaged file is ignored and rewritten; writes are atomic.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -122,10 +123,11 @@ def _write(path: Path, alone: list[int], with_sep: list[int]) -> None:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
-    except OSError:
-        pass  # a read-only or full disk only costs the next run the work
+    except OSError:  # a read-only or full disk only costs the next run the work
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)

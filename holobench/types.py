@@ -8,13 +8,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Category(StrEnum):
-    """The paper's five query types."""
+    """The paper's five query types, and Selection for a lookup that none of them describes.
+
+    Categories label results in reports; they are not a precondition for generating a query.
+    """
 
     AGGREGATION = "Aggregation"
     MAX_MIN = "Max/Min"
     JOIN = "Join"
     COMPARISON = "Comparison"
     RANKING = "Ranking"
+    SELECTION = "Selection"
 
 
 class Difficulty(StrEnum):

@@ -82,7 +82,7 @@ def test_unknown_column_is_reported() -> None:
         ("SELECT Name FROM wine ORDER BY Price", {Category.RANKING}),
         ("SELECT Name FROM wine WHERE Score > 90", {Category.COMPARISON}),
         ("SELECT Name FROM wine WHERE Score BETWEEN 80 AND 90", {Category.COMPARISON}),
-        ("SELECT Name FROM wine WHERE Name = 'x'", set()),
+        ("SELECT Name FROM wine WHERE Name = 'x'", {Category.SELECTION}),  # none of the five: a plain lookup
         (
             "SELECT W.Name, G.Grape FROM wine AS W JOIN grapes AS G ON W.No = G.ID",
             {Category.JOIN},

@@ -179,6 +179,15 @@ class OpenAIBackend(Backend):
             text = text.replace(self._secret, "***")
         return " ".join(text.split())[:300]
 
+    def _connection_error(self, exc: BaseException) -> BackendError:
+        """Names the endpoint (redacted), so an unreachable --base-url is obvious from the error."""
+        detail = self._clean(str(exc)) or "no detail"
+        return BackendError(
+            f"connection to {redact_url(self.base_url)} failed: {type(exc).__name__}: {detail}",
+            retryable=True,
+            kind="connection",
+        )
+
     async def prepare(self) -> None:
         """Learn the context window from the server when it says (vLLM reports max_model_len)."""
         if self.context_window is not None:
@@ -246,7 +255,7 @@ class OpenAIBackend(Backend):
                 root = root.__cause__
             if isinstance(root, TimeoutError):
                 raise BackendError("request timed out", retryable=True, kind="timeout") from exc
-            raise BackendError(f"connection failed: {type(root).__name__}", retryable=True, kind="connection") from exc
+            raise self._connection_error(root) from exc
         except (openai.APIResponseValidationError, ValueError) as exc:
             raise BackendError(f"malformed response: {type(exc).__name__}", retryable=True, kind="malformed") from exc
 
@@ -282,7 +291,7 @@ class OpenAIBackend(Backend):
         except aiohttp.ClientConnectorCertificateError as exc:  # retrying will not make it trusted
             raise BackendError(f"TLS certificate not trusted: {exc.certificate_error}", kind="connection") from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise BackendError(f"connection failed: {type(exc).__name__}", retryable=True, kind="connection") from exc
+            raise self._connection_error(exc) from exc
         if status >= 400:
             raise self._status_error(status, _error_detail(status, raw), retry_after)
         return raw

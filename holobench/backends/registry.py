@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from holobench._urls import check_base_url
 from holobench.backends.base import Backend
 from holobench.errors import HoloBenchError
 
@@ -48,6 +49,8 @@ BACKENDS: dict[str, tuple[str, str | None, str | None]] = {
 def create_backend(name: str, options: BackendOptions | None = None) -> Backend:
     """The backend called ``name``; a missing optional dependency names the extra to install."""
     options = options or BackendOptions()
+    if options.base_url is not None:
+        check_base_url(options.base_url)
     if name not in BACKENDS:
         raise HoloBenchError(f"unknown backend {name!r}; available: {', '.join(BACKENDS)}")
     module_name, extra, probe = BACKENDS[name]

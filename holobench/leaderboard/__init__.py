@@ -65,6 +65,7 @@ class Entry:
     precision: str
     category_values: dict[str, float] = field(default_factory=dict)
     category_text: dict[str, str] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()
     rank: int = 0
 
 
@@ -97,6 +98,7 @@ def _entry(sub: Submission, taken: set[str]) -> tuple[Entry, pd.DataFrame]:
         scorer=m.scorer,
         created=m.created,
         notes=m.notes,
+        flags=sub.flags,
         holobench_version=m.holobench_version,
         settings=json.dumps(m.backend_settings, sort_keys=True),
         versions=describe(m.versions["run"]) if isinstance(m.versions.get("run"), dict) else "not recorded",
@@ -195,7 +197,7 @@ def build(paths: list[Path], out: Path, *, instances: Path | None = None, verify
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    with staged_dir(out) as staging:
+    with staged_dir(out, "site") as staging:
         (staging / "entries").mkdir()
         every = pd.concat([df for _, df in ranked], ignore_index=True)
         overall_plots = [f"plots/{p.name}" for p in draw_plots(every, staging / "plots") if p.suffix == ".png"]
@@ -213,7 +215,7 @@ def build(paths: list[Path], out: Path, *, instances: Path | None = None, verify
             (staging / "entries" / f"{entry.slug}.html").write_text(html, encoding="utf-8")
         index = env.get_template("index.html.j2").render(
             entries=[e for e, _ in ranked],
-            categories=CATEGORIES,
+            categories=[c for c in CATEGORIES if any(not pd.isna(e.category_values[c]) for e, _ in ranked)],
             suite=first.suite,
             suite_hash=first.instances_sha256,
             n_instances=first.n_instances,
@@ -234,6 +236,7 @@ def build(paths: list[Path], out: Path, *, instances: Path | None = None, verify
                     "score": None if pd.isna(e.score_value) else round(e.score_value, 6),
                     "ci": e.ci,
                     "page": f"entries/{e.slug}.html",
+                    "flags": list(e.flags),
                 }
                 for e, _ in ranked
             ],

@@ -107,7 +107,9 @@ def audit_items(items: Iterable[AuditItem], flag_above: float = 0.5) -> Audit:
         instances=len(items),
         overall=_row("all", items, scores),
         by_database=[_row(d, [i for i in items if i.db_id == d], scores) for d in databases],
-        by_category=[_row(c.value, [i for i in items if c in i.categories], scores) for c in Category],
+        by_category=[
+            _row(c.value, group, scores) for c in Category if (group := [i for i in items if c in i.categories])
+        ],
         flagged_queries=_flagged(by_query, flag_above),
     )
 

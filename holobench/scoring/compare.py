@@ -51,6 +51,7 @@ def agreement(pairs: Sequence[tuple[Label, Label]]) -> dict[str, Any]:
 
 def compare_records(left: Iterable[ScoreRecord], right: Iterable[ScoreRecord]) -> dict[str, Any]:
     """Row-label agreement over the instances both sides scored."""
+    left, right = list(left), list(right)
     right_by_id = {r.id: r for r in right if r.status == "scored"}
     pairs: list[tuple[Label, Label]] = []
     instances = 0
@@ -65,4 +66,24 @@ def compare_records(left: Iterable[ScoreRecord], right: Iterable[ScoreRecord]) -
     result = agreement(pairs)
     result["instances"] = instances
     result["mean_abs_score_gap"] = round(score_gap / instances, 6) if instances else None
+    result["warnings"] = mismatch_warnings(left, right)
     return result
+
+
+def mismatch_warnings(left: list[ScoreRecord], right: list[ScoreRecord]) -> list[str]:
+    """Signs that the two sides did not score the same predictions (agreement would then
+    measure two models, not two scorers)."""
+
+    def runs(records: list[ScoreRecord]) -> set[str]:
+        return {f"{r.backend}/{r.model}/{r.prompt}" for r in records}
+
+    warnings = []
+    if runs(left) != runs(right):
+        warnings.append(
+            f"the two sides score different runs (left: {', '.join(sorted(runs(left)))}; "
+            f"right: {', '.join(sorted(runs(right)))}); agreement then compares models, not scorers"
+        )
+    only = {r.id for r in left} ^ {r.id for r in right}
+    if only:
+        warnings.append(f"{len(only)} instance(s) are scored on one side only and are left out")
+    return warnings

@@ -85,3 +85,34 @@ def rescore_problems(
         f"{SCORES}: {len(differ)} score(s) differ from match rescored against the suite's gold (e.g. {example})"
         " (re-score with holobench score and re-pack)"
     ]
+
+
+#: Mean |judge - match| per instance above which a judge-scored submission is flagged. On the
+#: project's calibration sets the two scorers differ by well under 0.1 on average; a judge that
+#: is far more generous (or harsher) than the deterministic reading deserves a second look.
+JUDGE_FLAG = 0.2
+
+
+def judge_disagreement(
+    scorer: str, predictions: Sequence[Prediction], scores: Sequence[ScoreRecord], instances: Path
+) -> str | None:
+    """A flag (not a refusal) when submitted ``judge`` scores stray far from ``match`` rescoring."""
+    if scorer != "judge":
+        return None
+    by_id = {p.id: p for p in predictions}
+    submitted = {s.id: s for s in scores if s.status == "scored" and s.score is not None}
+    gaps: list[tuple[float, str]] = []
+    for instance in read_instances(instances, skip=lambda i: i not in submitted or i not in by_id):
+        mine = match_record(instance, by_id[instance.id])
+        if mine.score is not None:
+            gaps.append((abs(mine.score - (submitted[instance.id].score or 0.0)), instance.id))
+    if not gaps:
+        return None
+    mean = sum(g for g, _ in gaps) / len(gaps)
+    if mean <= JUDGE_FLAG:
+        return None
+    worst = max(gaps)
+    return (
+        f"judge scores differ from match rescoring by {mean:.3f} per instance on average over {len(gaps)} "
+        f"instances (flagged above {JUDGE_FLAG}; largest {worst[0]:.2f} on {worst[1][:40]!r}); check the judge"
+    )

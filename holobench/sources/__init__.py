@@ -40,6 +40,11 @@ def open_source(spec: str = "bundled", templates: Path | None = None) -> Source:
     """Open a source from its ``kind:location`` spec."""
     kind, _, location = spec.partition(":")
     kind = kind.strip().lower()
+    if templates is not None and kind != "spider":  # silently ignoring them would verbalize otherwise
+        raise SourceError(
+            f"--templates {templates}: applies to spider: sources only; a {kind}: source reads its "
+            "templates from templates/<table>.j2 beside its data (see the README)"
+        )
     if kind == "bundled":
         return BundledSource(Path(location)) if location else BundledSource()
     if not location:

@@ -14,6 +14,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from holobench.sql import blob_text
+
 _INT_RE = re.compile(r"[-+]?\d+")
 _FLOAT_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -75,7 +77,7 @@ def infer_type(values: Sequence[Any]) -> str:
 def sqlite_text(value: Any) -> str:
     """The text SQLite's CAST(x AS TEXT) gives, so VARCHAR fallbacks compare like SQLite."""
     if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
+        return blob_text(value)
     if isinstance(value, float):
         text = repr(value)
         return text if ("e" in text or "." in text or "n" in text) else text + ".0"

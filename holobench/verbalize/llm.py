@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from holobench._urls import redact_url
 from holobench.cache import ResponseCache
 from holobench.errors import FaithfulnessError, HoloBenchError
 from holobench.sql import json_value
@@ -93,7 +94,8 @@ class LLMVerbalizer:
             )
         except openai.OpenAIError as exc:
             raise HoloBenchError(
-                f"LLM verbalizer: request to {self.base_url or 'the OpenAI API'} failed: {type(exc).__name__}"
+                f"LLM verbalizer: request to {redact_url(self.base_url or 'the OpenAI API')} failed: "
+                f"{type(exc).__name__}"
             ) from exc
         text = one_line(response.choices[0].message.content or "")
         self._cache.put(key, text)
