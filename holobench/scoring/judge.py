@@ -39,7 +39,7 @@ from holobench.scoring.score import (
     unscorable,
     write_scores,
 )
-from holobench.types import Category
+from holobench.types import Category, Instance
 
 LABEL_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -219,7 +219,7 @@ async def score_judge(
     check_instances(instances, manifest)
     records: list[ScoreRecord | None] = []
     cases: list[tuple[int, _Case]] = []
-    for instance, prediction in pair(instances, found):
+    for instance, prediction in pair(instances, found, Instance):
         record = base_record(instance, prediction, "judge")
         held = unscorable(record, prediction)
         records.append(held)

@@ -12,7 +12,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from statistics import fmean
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
 
 from holobench._io import atomic_write_text
 from holobench.environment import versions
@@ -20,7 +22,9 @@ from holobench.errors import HoloBenchError
 from holobench.runner import Journal, Prediction, file_hash, read_instances
 from holobench.scoring.match import DEFAULT_REL_TOL, MatchResult, match
 from holobench.scoring.records import MAX_JUDGED_ROWS, Label, ScoreRecord, score_of
-from holobench.types import Instance
+from holobench.types import Category, Instance, InstanceConfig, Result
+
+ItemT = TypeVar("ItemT", Instance, "ScoreItem")
 
 SCORES_FILE = "scores.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -48,7 +52,23 @@ def default_out(predictions: Path, scorer: str) -> Path:
     return base / "scores" / scorer
 
 
-def base_record(instance: Instance, prediction: Prediction, scorer: str) -> ScoreRecord:
+class ScoreItem(BaseModel):
+    """The part of an instance a score record needs: the parser skips the context and the line
+    provenance, which are most of a long instance's bytes (reading whole 128k-token instances
+    took five times as long as matching their answers)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    db_id: str
+    query_id: str
+    categories: tuple[Category, ...]
+    gold: Result
+    config: InstanceConfig
+    answerable: bool | None = None
+
+
+def base_record(instance: Instance | ScoreItem, prediction: Prediction, scorer: str) -> ScoreRecord:
     """The record's identity and grid coordinates, before any verdict."""
     config = instance.config
     recall = (prediction.retrieval or {}).get("recall")
@@ -85,7 +105,9 @@ def judged_count(gold_rows: int) -> int:
     return max(1, min(gold_rows, MAX_JUDGED_ROWS))
 
 
-def match_record(instance: Instance, prediction: Prediction, rel_tol: float = DEFAULT_REL_TOL) -> ScoreRecord:
+def match_record(
+    instance: Instance | ScoreItem, prediction: Prediction, rel_tol: float = DEFAULT_REL_TOL
+) -> ScoreRecord:
     record = base_record(instance, prediction, "match")
     held = unscorable(record, prediction)
     if held is not None:
@@ -119,11 +141,11 @@ def abstention_labels(result: MatchResult, response: str | None, prompt: str, re
     return match([], response, prompt=prompt, rel_tol=rel_tol).labels[:1]
 
 
-def pair(instances: Path, predictions: dict[str, Prediction]) -> Iterable[tuple[Instance, Prediction]]:
-    """Instances that have a prediction, in the instances file's order."""
+def pair(instances: Path, predictions: dict[str, Prediction], model: type[ItemT]) -> Iterable[tuple[ItemT, Prediction]]:
+    """Instances that have a prediction, in the instances file's order (read as ``model``)."""
     wanted = set(predictions)
     seen: set[str] = set()
-    for instance in read_instances(instances, skip=lambda i: i not in wanted):
+    for instance in read_instances(instances, lambda i: i not in wanted, model):
         if instance.id in seen:
             raise HoloBenchError(
                 f"{instances}: instance id {instance.id!r} appears twice; regenerate the suite (one id, one instance)"
@@ -225,7 +247,7 @@ def score_match(
     found, manifest = load_predictions(predictions)
     check_instances(instances, manifest)
     records = []
-    for n, (instance, prediction) in enumerate(pair(instances, found), start=1):
+    for n, (instance, prediction) in enumerate(pair(instances, found, ScoreItem), start=1):
         records.append(match_record(instance, prediction, rel_tol))
         if progress is not None:
             progress(n, len(found))

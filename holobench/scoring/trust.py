@@ -16,7 +16,7 @@ from pathlib import Path
 
 from holobench.runner import Prediction, read_instances
 from holobench.scoring.records import ScoreRecord, score_of
-from holobench.scoring.score import match_record
+from holobench.scoring.score import ScoreItem, match_record
 
 SCORES = "scores.jsonl"
 TOLERANCE = 1e-6
@@ -66,7 +66,7 @@ def rescore_problems(
     submitted = {s.id: s for s in scores}
     differ: list[str] = []
     example = ""
-    for instance in read_instances(instances, skip=lambda i: i not in by_id):
+    for instance in read_instances(instances, lambda i: i not in by_id, ScoreItem):
         mine = match_record(instance, by_id[instance.id])
         theirs = submitted.get(instance.id)
         if theirs is None:
@@ -102,7 +102,7 @@ def judge_disagreement(
     by_id = {p.id: p for p in predictions}
     submitted = {s.id: s for s in scores if s.status == "scored" and s.score is not None}
     gaps: list[tuple[float, str]] = []
-    for instance in read_instances(instances, skip=lambda i: i not in submitted or i not in by_id):
+    for instance in read_instances(instances, lambda i: i not in submitted or i not in by_id, ScoreItem):
         mine = match_record(instance, by_id[instance.id])
         if mine.score is not None:
             gaps.append((abs(mine.score - (submitted[instance.id].score or 0.0)), instance.id))
