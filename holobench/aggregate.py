@@ -144,6 +144,7 @@ def table(
                 "queries": int(scored["query_id"].nunique()),
                 "skipped": int((group["status"] == "skipped").sum()),
                 "failed": int((group["status"] == "failed").sum()),
+                "truncated": int((group["status"] == "truncated").sum()),
             }
         )
         if len(scored):
@@ -155,7 +156,7 @@ def table(
         else:
             row.update({"mean": np.nan, "ci_low": np.nan, "ci_high": np.nan})
         out.append(row)
-    columns = [*keys, "mean", "ci_low", "ci_high", "n", "queries", "skipped", "failed"]
+    columns = [*keys, "mean", "ci_low", "ci_high", "n", "queries", "skipped", "failed", "truncated"]
     return pd.DataFrame(out, columns=columns)
 
 

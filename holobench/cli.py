@@ -585,7 +585,7 @@ def merge(
 
 
 def _print_summary(summary: dict[str, object], where: Path) -> None:
-    columns = ("instances", "scored", "skipped", "failed", "missing")
+    columns = ("instances", "scored", "skipped", "failed", "truncated", "missing")
     rates = ("mean_score", "answer_accuracy", "abstention_accuracy", "mean_precision")
     table = Table("model", "scorer", *columns, "score", "answer acc.", "abstention acc.", "precision")
 
@@ -697,6 +697,11 @@ def agreement_cmd(
         f"mean |score difference| {result['mean_abs_score_gap']:.3f}",
         markup=False,
     )
+    per = Table("category", "gold rows", "agreement", "kappa")
+    for category, row in result["by_category"].items():
+        kappa = "n/a" if row["kappa"] is None else f"{row['kappa']:.3f}"
+        per.add_row(category, str(row["rows"]), f"{row['agreement']:.3f}", kappa)
+    out.print(per)
 
 
 @app.command("report")
@@ -713,10 +718,11 @@ def report_cmd(
     from holobench.report import write_report
 
     summary = write_report(runs, output, scorer=scorer, n_boot=resamples, seed=seed)
-    table = Table("run", "instances", "scored", "skipped", "failed", "score [95% CI]")
+    table = Table("run", "instances", "scored", "skipped", "failed", "truncated", "score [95% CI]")
     for r in summary["runs"]:
         ci = "n/a" if r["mean"] is None else f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
-        table.add_row(escape(r["label"]), *(str(r[k]) for k in ("instances", "scored", "skipped", "failed")), ci)
+        counts = (str(r[k]) for k in ("instances", "scored", "skipped", "failed", "truncated"))
+        table.add_row(escape(r["label"]), *counts, ci)
     out.print(table)
     out.print(f"report: {output / 'report.md'}", markup=False)
 

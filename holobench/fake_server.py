@@ -44,6 +44,7 @@ class ServerState:
     latency: float = 0.0
     plan: Callable[[str, int], Fault] = lambda prompt, attempt: Fault()
     reply: Callable[[str], str] = answer_for
+    finish: Callable[[str], str] = lambda prompt: "stop"  # "length": a reply cut at max_tokens
     context_window: int | None = None
     attempts: dict[str, int] = field(default_factory=dict)
     log: list[tuple[float, str, str]] = field(default_factory=list)  # (time, prompt hash, outcome)
@@ -136,14 +137,16 @@ class _Handler(BaseHTTPRequestHandler):
             error = {"error": {"message": fault.body or f"fault {fault.status}", "type": "fake", "code": fault.status}}
             self._send(fault.status, fault.body.encode() if fault.raw else json.dumps(error).encode(), headers)
             return
-        self._send(200, completion_body(body, prompt, state.reply(prompt), f"chatcmpl-{key}"))
+        self._send(200, completion_body(body, prompt, state.reply(prompt), f"chatcmpl-{key}", state.finish(prompt)))
 
 
 def prompt_of(request: dict[str, Any]) -> str:
     return "\n".join(m.get("content", "") for m in request.get("messages", []))
 
 
-def completion_body(request: dict[str, Any], prompt: str, text: str, completion_id: str) -> bytes:
+def completion_body(
+    request: dict[str, Any], prompt: str, text: str, completion_id: str, finish_reason: str = "stop"
+) -> bytes:
     """A chat.completion answering ``request`` with ``text``; usage counts four characters a token."""
     n_prompt, n_text = max(1, len(prompt) // 4), max(1, len(text) // 4)
     return json.dumps(
@@ -152,7 +155,9 @@ def completion_body(request: dict[str, Any], prompt: str, text: str, completion_
             "object": "chat.completion",
             "created": 0,
             "model": request.get("model", "fake-model"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}
+            ],
             "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_text, "total_tokens": n_prompt + n_text},
         }
     ).encode()

@@ -50,6 +50,7 @@ def _check_one_run(path: Path, records: list[ScoreRecord]) -> None:
         raise HoloBenchError(f"{path}: {problems[0].removeprefix(SCORES_FILE + ': ')}")
     for what, values in (
         ("scorers", {r.scorer for r in records}),
+        ("scorer settings", {r.scorer_version or "unrecorded" for r in records}),
         ("runs", {f"{r.backend}/{r.model}/{r.prompt}" for r in records}),
     ):
         if len(values) > 1:
@@ -71,7 +72,7 @@ def load_runs(paths: list[Path], scorer: str = "match") -> list[Run]:
     record_sets = [read_scores(f) for f in found]
     for f, records in zip(found, record_sets, strict=True):
         _check_one_run(f, records)
-    scorers = [records[0].scorer for records in record_sets]
+    scorers = [f"{records[0].scorer} ({records[0].scorer_version or 'settings unrecorded'})" for records in record_sets]
     if len(set(scorers)) > 1:
         other = next(i for i, s in enumerate(scorers) if s != scorers[0])
         raise HoloBenchError(
@@ -90,6 +91,7 @@ _RUN_COLUMNS = (
     "scored",
     "skipped",
     "failed",
+    "truncated",
     "mean",
     "ci_low",
     "ci_high",
@@ -111,7 +113,7 @@ def markdown_table(df: pd.DataFrame) -> str:
                 [
                     c
                     for c in shown.columns
-                    if c not in ("mean", "ci_low", "ci_high", "n", "queries", "skipped", "failed")
+                    if c not in ("mean", "ci_low", "ci_high", "n", "queries", "skipped", "failed", "truncated")
                 ]
             ),
             "score [95% CI]",
@@ -145,6 +147,7 @@ def run_summary(run: Run, overall: pd.Series) -> dict[str, Any]:
         "scored": sum(r.status == "scored" for r in records),
         "skipped": sum(r.status == "skipped" for r in records),
         "failed": sum(r.status == "failed" for r in records),
+        "truncated": sum(r.status == "truncated" for r in records),
         "mean": num("mean"),
         "ci_low": num("ci_low"),
         "ci_high": num("ci_high"),

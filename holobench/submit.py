@@ -549,6 +549,12 @@ def _check_ids(
             f"{SCORES}: {sum(scorers.values())} record(s) from scorer(s) {_few(scorers)} but {MANIFEST} says"
             f" {manifest.scorer!r} (score the whole run with one scorer)"
         )
+    settings = Counter(s.scorer_version or "unrecorded" for s in scores)
+    if len(settings) > 1:
+        problems.append(
+            f"{SCORES}: records from {len(settings)} scorer settings {_few(settings)} (one scoring of the run, please:"
+            " re-score it whole)"
+        )
     prompt_name = manifest.prompt.split("@", 1)[0]
     checks: list[tuple[str, Iterable[tuple[str, str, str]]]] = [
         (PREDICTIONS, ((p.id, "model", p.model) for p in predictions)),

@@ -216,3 +216,40 @@ def test_llama_cpp_server_answers_openai_sdk(llama_server: str) -> None:
     answers = {transport: asyncio.run(through(transport)) for transport in TRANSPORTS}
     assert answers["direct"] == answers["sdk"]
     assert answers["direct"][0].strip() and answers["direct"][1] > 0
+
+
+def _truncation_verdict(smoke_file: Path, text: str, finish_reason: str | None) -> str:
+    from holobench.runner import Prediction, read_instances
+    from holobench.scoring.score import match_record
+
+    instance = next(read_instances(smoke_file))
+    prediction = Prediction(
+        id=instance.id, backend="b", model="m", prompt="cot", status="ok", response=text, finish_reason=finish_reason
+    )
+    return match_record(instance, prediction).status
+
+
+def test_a_reply_cut_by_max_tokens_is_truncated(backend: LlamaCppBackend, smoke_file: Path) -> None:
+    """The real model, stopped after three tokens of a chain-of-thought reply: llama.cpp reports
+    finish_reason "length", and the scorer records the instance as truncated, not as wrong."""
+    completion = asyncio.run(backend.generate(request(f"{CONTEXT}\n\nQuestion: {QUESTION}\nThink step by step.", 3)))
+    assert completion.finish_reason == "length"
+    assert _truncation_verdict(smoke_file, completion.text, completion.finish_reason) == "truncated"
+
+
+@pytest.mark.slow
+def test_llama_cpp_server_reports_truncation(llama_server: str, smoke_file: Path) -> None:
+    """The same through llama.cpp's OpenAI-compatible server and holobench's openai backend."""
+    from holobench.backends.openai import OpenAIBackend
+
+    async def ask() -> tuple[str, str | None]:
+        backend = OpenAIBackend("gemma3-270m", llama_server)
+        try:
+            completion = await backend.generate(request(f"{CONTEXT}\n\nQuestion: {QUESTION}\nThink step by step.", 3))
+        finally:
+            await backend.aclose()
+        return completion.text, completion.finish_reason
+
+    text, finish_reason = asyncio.run(ask())
+    assert finish_reason == "length"
+    assert _truncation_verdict(smoke_file, text, finish_reason) == "truncated"

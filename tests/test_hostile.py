@@ -486,10 +486,28 @@ def test_report_refuses_scores_it_cannot_average(
     assert not (tmp_path / "rep").exists()
 
 
+def test_report_refuses_two_scorings_with_different_settings(holo: Holo, tmp_path: Path, work: Work) -> None:
+    records = read_jsonl(work.run / "scores" / "match" / "scores.jsonl")
+    write_jsonl(tmp_path / "loose.jsonl", [{**r, "scorer_version": "rel_tol=0.2"} for r in records])
+    refused(holo("report", work.run, "loose.jsonl", "-o", "rep"), "rel_tol=0.2", "one scorer")
+    loose = [{**r, "scorer_version": "rel_tol=0.2"} for r in records[5:]]
+    write_jsonl(tmp_path / "mixed.jsonl", [*records[:5], *loose])
+    refused(holo("report", "mixed.jsonl", "-o", "rep"), "mixes 2 scorer settings")
+
+
+def test_a_submission_is_rescored_with_its_own_declared_tolerance(holo: Holo, tmp_path: Path, work: Work) -> None:
+    run = copy_run(work, tmp_path)
+    assert holo("score", "--instances", work.instances, "--predictions", run, "--rel-tol", "0.2").code == 0
+    assert holo("submit", "pack", run, "--suite", "smoke", "-o", "sub").code == 0
+    assert holo("submit", "validate", "sub", "--instances", work.instances).code == 0
+    records = read_jsonl(tmp_path / "sub" / "scores.jsonl")
+    assert {r["scorer_version"] for r in records} == {"rel_tol=0.2"}
+
+
 def test_report_refuses_runs_under_different_scorers(holo: Holo, tmp_path: Path, work: Work) -> None:
     records = read_jsonl(work.run / "scores" / "match" / "scores.jsonl")
     write_jsonl(tmp_path / "judge.jsonl", [{**r, "scorer": "judge"} for r in records])
-    refused(holo("report", work.run, "judge.jsonl", "-o", "rep"), "judge.jsonl: scored by 'judge'", "one scorer")
+    refused(holo("report", work.run, "judge.jsonl", "-o", "rep"), "judge.jsonl: scored by 'judge", "one scorer")
 
 
 # =========================================================================== limits
@@ -669,6 +687,7 @@ def test_agreement_warns_when_the_two_sides_are_different_runs(holo: Holo, tmp_p
     assert result.code == 0
     assert "warning: the two sides score different runs" in result.err
     assert "6 instance(s) are scored on one side only" in result.err
+    assert "Aggregation" in result.out and "agreement" in result.out  # per-category table
 
 
 def test_a_plain_selection_generates_as_selection(holo: Holo, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from holobench.cli import app
 from holobench.fake_server import FakeOpenAIServer, ServerState
 from holobench.runner import Prediction
 from holobench.scoring.compare import compare_records
-from holobench.scoring.judge import JudgeConfig, MalformedLabels, parse_labels, score_judge
+from holobench.scoring.judge import JudgeConfig, MalformedLabels, judge_protocol, parse_labels, score_judge
 from holobench.scoring.match import match
 from holobench.scoring.records import Label
 from holobench.scoring.score import read_scores, score_match
@@ -78,10 +78,16 @@ def test_judge_scores_a_run_and_agrees_with_match(
     records = read_scores(run / "scores" / "judge")
     assert summary["scored"] == summary["instances"] - 2 and summary["skipped"] == 1 and summary["failed"] == 1
     assert {r.scorer for r in records} == {"judge"}
+    # every record names the judge and its protocol (prompts and schema), so judgings never mix
+    versions = {r.scorer_version for r in records}
+    assert len(versions) == 1
+    version = versions.pop() or ""
+    assert version.startswith("openai/") and version.endswith(f"@{judge_protocol()}")
     score_match(inst_file, run)
     result = compare_records(read_scores(run / "scores" / "match"), records)
     assert result["agreement"] == 1.0
     assert result["kappa"] == pytest.approx(1.0)
+    assert result["by_category"] and all(row["agreement"] == 1.0 for row in result["by_category"].values())
     # The second scoring is served from the cache: no new requests reach the server.
     before = sum(judge_server.state.attempts.values())
     asyncio.run(score_judge(inst_file, run, config(judge_server, tmp_path)))

@@ -58,6 +58,7 @@ class Entry:
     scored: int
     skipped: int
     failed: int
+    truncated: int
     score_value: float
     score: str
     ci: str
@@ -106,6 +107,7 @@ def _entry(sub: Submission, taken: set[str]) -> tuple[Entry, pd.DataFrame]:
         scored=sum(r.status == "scored" for r in sub.scores),
         skipped=sum(r.status == "skipped" for r in sub.scores),
         failed=sum(r.status == "failed" for r in sub.scores),
+        truncated=sum(r.status == "truncated" for r in sub.scores),
         score_value=mean,
         score="n/a" if pd.isna(mean) else f"{mean:.3f}",
         ci=""
@@ -122,7 +124,7 @@ def _entry(sub: Submission, taken: set[str]) -> tuple[Entry, pd.DataFrame]:
 
 
 def _table_rows(t: pd.DataFrame, by: list[str]) -> tuple[list[str], list[list[str]]]:
-    columns = [*by, "score [95% CI]", "n", "queries", "skipped", "failed"]
+    columns = [*by, "score [95% CI]", "n", "queries", "skipped", "failed", "truncated"]
     rows = []
     for _, r in t.iterrows():
         score = "n/a" if pd.isna(r["mean"]) else f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
@@ -130,7 +132,7 @@ def _table_rows(t: pd.DataFrame, by: list[str]) -> tuple[list[str], list[list[st
             [
                 *(f"{r[b]:g}" if isinstance(r[b], float) else str(r[b]) for b in by),
                 score,
-                *(str(int(r[k])) for k in ("n", "queries", "skipped", "failed")),
+                *(str(int(r[k])) for k in ("n", "queries", "skipped", "failed", "truncated")),
             ]
         )
     return columns, rows

@@ -54,6 +54,7 @@ def compare_records(left: Iterable[ScoreRecord], right: Iterable[ScoreRecord]) -
     left, right = list(left), list(right)
     right_by_id = {r.id: r for r in right if r.status == "scored"}
     pairs: list[tuple[Label, Label]] = []
+    by_category: dict[str, list[tuple[Label, Label]]] = {}
     instances = 0
     score_gap = 0.0
     for a in left:
@@ -61,11 +62,18 @@ def compare_records(left: Iterable[ScoreRecord], right: Iterable[ScoreRecord]) -
         if a.status != "scored" or b is None:
             continue
         instances += 1
-        pairs.extend(zip(a.labels, b.labels, strict=False))
+        both = list(zip(a.labels, b.labels, strict=False))
+        pairs.extend(both)
+        for category in a.categories:
+            by_category.setdefault(category.value, []).extend(both)
         score_gap += abs((a.score or 0.0) - (b.score or 0.0))
     result = agreement(pairs)
     result["instances"] = instances
     result["mean_abs_score_gap"] = round(score_gap / instances, 6) if instances else None
+    result["by_category"] = {
+        c: {k: v for k, v in agreement(p).items() if k in ("rows", "agreement", "kappa")}
+        for c, p in sorted(by_category.items())
+    }
     result["warnings"] = mismatch_warnings(left, right)
     return result
 

@@ -11,6 +11,7 @@ scoring resumes from the cache.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from holobench.backends.base import ChatMessage, ChatRequest
 from holobench.backends.client import Client, PriceTable
 from holobench.backends.registry import create_backend
 from holobench.cache import ResponseCache
-from holobench.prompts import render_template, split_reasoning
+from holobench.prompts import JUDGE_PROMPTS, prompt_version, render_template, split_reasoning
 from holobench.scoring.match import match
 from holobench.scoring.records import MAX_JUDGED_ROWS, Label, ScoreRecord, score_of
 from holobench.scoring.score import (
@@ -61,6 +62,12 @@ LABEL_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 RESPONSE_FORMAT = {"type": "json_schema", "json_schema": {"name": "row_labels", "strict": True, "schema": LABEL_SCHEMA}}
+
+
+def judge_protocol() -> str:
+    """A hash of the judge's prompts and label schema: scorings under another protocol differ."""
+    parts = [prompt_version(name) for name in JUDGE_PROMPTS] + [json.dumps(LABEL_SCHEMA, sort_keys=True)]
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:12]
 
 
 class JudgeConfig(BaseModel):
@@ -249,7 +256,8 @@ async def score_judge(
         await asyncio.gather(*(one(i, c) for i, c in cases))
     finally:
         await judge.aclose()
-    final = [r for r in records if r is not None]
+    version = f"{config.backend}/{judge.client.backend.model}@{judge_protocol()}"
+    final = [r.model_copy(update={"scorer_version": version}) for r in records if r is not None]
     summary = summarize(final, missing=count_ids(instances) - len(final))
     summary["judge"] = {"backend": config.backend, "model": judge.client.backend.model, **judge.client.summary()}
     libraries = judge.client.backend.library_versions()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,7 +42,13 @@ DEFAULT_REL_TOL = 0.01
 #: Rows beyond this are not matched at all: they cannot be labelled and only feed precision.
 MAX_MATCHED_ROWS = 1000
 
-_MARKER = re.compile(r"final\s+answer\s*[:：]", re.IGNORECASE)
+_MARKER = re.compile(r"final\s+answer\s*(?:\*\*|__)?\s*(?:is\s*)?[:：](?:[ \t]*(?:\*\*|__))?", re.IGNORECASE)
+# Without "Final answer:", an answer introduced on its own line ("Answer: 2", "**Answer:** 2",
+# "### Answer") after reasoning that mentions other numbers is the answer, not the whole reply.
+_ANSWER_LINE = re.compile(
+    r"^[ \t>#*_]*(?:the\s+)?(?:short\s+|my\s+)?answer(?:\s+is)?[ \t*_]*(?:[:：](?:[ \t]*(?:\*\*|__))?|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
 _JSON_BLOCK = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 _BULLET = re.compile(r"^\s*(?:[-*\u2022\u2023\u25e6]|\(?\d{1,3}[.)]|#\d{1,3}[.:)]?)\s+")
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
@@ -56,9 +61,16 @@ _NONE_PHRASES = re.compile(
     re.IGNORECASE,
 )
 _PLACEHOLDER = "\x00"
+# A sentence end ("Fall 2001: 2 sections. Fall 2002: 9 sections.") always separates clauses.
+# (not after an initial or a short title: "J. Smith", "St. Louis", "Dr. Lee")
+_SENTENCE = r"(?<=[.!?])(?<!\b[A-Z][.!?])(?<!\b[A-Z][a-z][.!?])\s+(?=\S)"
+_SENTENCES = re.compile(_SENTENCE)
+_PARENTHESES = re.compile(r"\([^()]*\)")
 _SEMICOLON = re.compile(";")
 # "," between clauses, never inside 1,297; "and" and "&" between words
 _CLAUSE = re.compile(r"(?<!\d),|,(?!\d{3}\b)|\s+and\s+|\s+&\s+")
+# "Cadis and Mercurio (129 credits each)": the value belongs to every row the clause lists
+_DISTRIBUTIVE = re.compile(r"\b(?:each|apiece|both|tied?(?:\s+at)?)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -80,7 +92,22 @@ class _Item:
 
     @classmethod
     def of(cls, text: str) -> _Item:
+        text = _plain(text)
         return cls(text, f" {normalize_text(text)} ", numbers_in(text), dates_in(text), times_in(text))
+
+
+_LATEX_WRAPPER = re.compile(r"\\(?:boxed|text|textbf|mathrm|mathbf|num)\s*\{([^{}]*)\}")
+
+
+def _plain(text: str) -> str:
+    """Numbers as LaTeX writes them, read as plain text: ``$327{,}122$`` -> ``327,122``,
+    ``\\boxed{213}`` -> ``213``, ``1\\,275\\,275`` -> ``1275275``."""
+    if "$" not in text and "\\" not in text and "{,}" not in text:
+        return text
+    text = text.replace("{,}", ",").replace("\\,", "").replace("\\!", "").replace("\\%", "%")
+    for _ in range(3):  # nested wrappers
+        text = _LATEX_WRAPPER.sub(r"\1", text)
+    return text.replace("$", "")
 
 
 def _json_rows(block: str) -> list[str] | None:
@@ -108,7 +135,7 @@ def extract_answer(response: str, prompt: str = "cot") -> Answer:
             rows = _json_rows(blocks[-1].strip())
             if rows is not None:
                 return Answer(blocks[-1].strip(), rows, structured=True)
-    markers = list(_MARKER.finditer(text))
+    markers = list(_MARKER.finditer(text)) or list(_ANSWER_LINE.finditer(text))
     if markers:
         text = text[markers[-1].end() :].strip()
     elif prompt != "structured":
@@ -122,6 +149,20 @@ def extract_answer(response: str, prompt: str = "cot") -> Answer:
         if rows is not None:
             return Answer(stripped, rows, structured=True)
     return Answer(text.strip(), _lines(text))
+
+
+def has_final_answer(response: str | None, prompt: str = "cot") -> bool:
+    """Whether a reply got to its answer: reasoning that was cut off (an unclosed ``<think>``)
+    has none; a ``cot`` reply needs its "Final answer:" (or "Answer:" line), a ``structured``
+    one its JSON block; a ``direct`` reply is its own answer when anything is left."""
+    _, text = split_reasoning(response or "")
+    if not text.strip():
+        return False
+    if prompt == "structured":
+        return bool(_JSON_BLOCK.search(text)) or text.strip().startswith(("[", "{"))
+    if prompt == "direct":
+        return True
+    return bool(_MARKER.search(text) or _ANSWER_LINE.search(text))
 
 
 def _lines(text: str) -> list[str]:
@@ -169,6 +210,7 @@ class _Cell:
         self.norm = ""
         self.when: tuple[date, tuple[int, int, int] | None] | None = None
         self.boolean: bool | None = None
+        self.longer: tuple[str, ...] = ()  # other gold values that contain this one ("AAC audio file")
         if isinstance(value, bool):
             self.boolean = value
         elif isinstance(value, int):
@@ -221,7 +263,10 @@ class _Cell:
                 return False
         if not self.norm:
             return isinstance(self.value, str) and self.value.strip().casefold() in item.text.casefold()
-        return f" {self.norm} " in item.norm
+        text = item.norm
+        for value in self.longer:  # "AAC audio file" inside "Purchased AAC audio file" is not it
+            text = text.replace(f" {value} ", " ")
+        return f" {self.norm} " in text
 
 
 @dataclass
@@ -238,13 +283,15 @@ class MatchResult:
         return self.matched_items / len(self.answer.items)
 
 
-def _split_clauses(line: str, protected: Sequence[str]) -> list[str]:
+def _split_clauses(line: str, protected: Sequence[str], separator: re.Pattern[str] | None = None) -> list[str]:
     mask = list(line)
     for value in protected:
         for m in re.finditer(re.escape(value), line, re.IGNORECASE):
             mask[m.start() : m.end()] = _PLACEHOLDER * (m.end() - m.start())
+    for m in _PARENTHESES.finditer(line):  # "Canada (56 invoices, avg 5.43)": one clause
+        mask[m.start() : m.end()] = _PLACEHOLDER * (m.end() - m.start())
     masked = "".join(mask)
-    separator = _SEMICOLON if ";" in masked else _CLAUSE
+    separator = separator or (_SEMICOLON if ";" in masked else _CLAUSE)
     pieces, start = [], 0
     for m in separator.finditer(masked):
         pieces.append(line[start : m.start()])
@@ -267,9 +314,10 @@ def match(
         none = says_none(answer)
         return MatchResult([Label.EXACT if none else Label.NO], 0, answer, len(answer.items) if none else 0)
     rows = [[_Cell(v, rel_tol) for v in row] for row in gold_rows[:MAX_MATCHED_ROWS]]
-    if says_none(answer) and not answer.items[1:]:
-        n = min(len(gold_rows), MAX_JUDGED_ROWS)
-        return MatchResult([Label.NO] * n, len(gold_rows), answer, 0)
+    _mark_longer(rows)
+    if says_none(answer) and not answer.items[1:]:  # "none": right only for rows that are all NULL
+        nulls = [Label.EXACT if all(c.ignored for c in row) else Label.NO for row in rows[:MAX_JUDGED_ROWS]]
+        return MatchResult(nulls, len(gold_rows), answer, sum(label is Label.EXACT for label in nulls))
 
     texts = answer.items if answer.structured else _split_items(answer.items, gold_rows, rows)
     answer.items = texts
@@ -279,6 +327,12 @@ def match(
     # Exact rows first; an item that fully answers one row gives no partial credit to another
     # ("Dee Gordon .333" says nothing about Harper's .330).
     wanted = [[i for i, c in enumerate(row) if not c.ignored] for row in rows]
+    keys = [{c.key for c in row if not c.ignored} for row in rows]
+
+    def identifies(r: int, j: int) -> bool:
+        given = {rows[r][i].key for i in wanted[r] if found[r][j][i]}
+        return not any(given <= keys[o] for o in range(len(rows)) if o != r and keys[o] != keys[r])
+
     hits = [[sum(found[r][j][i] for i in wanted[r]) for j in range(len(items))] for r in range(len(rows))]
     exact_item: list[int | None] = []
     last, used = -1, set()
@@ -298,12 +352,15 @@ def match(
     labels: list[Label] = []
     matched: set[int] = set(claimed)
     for r in range(len(rows)):
-        if not wanted[r]:  # an all-null row: the answer must say so
-            labels.append(Label.EXACT if any(" null " in it.norm or " none " in it.norm for it in items) else Label.NO)
+        if not wanted[r]:  # an all-null row (an average over nothing): the answer must say there is none
+            null = says_none(answer) or any(" null " in it.norm or " none " in it.norm for it in items)
+            labels.append(Label.EXACT if null else Label.NO)
         elif exact_item[r] is not None:
             labels.append(Label.EXACT)
         else:
-            free = [(h, j) for j, h in enumerate(hits[r]) if j not in claimed and h]
+            # Partial credit needs values that single this row out: "Veterans" in another
+            # inductee's line says nothing about a missing one; "Fall 2010" does name a row.
+            free = [(h, j) for j, h in enumerate(hits[r]) if j not in claimed and h and identifies(r, j)]
             if free:
                 matched.add(max(free, key=lambda x: (x[0], -x[1]))[1])
             labels.append(Label.PARTIAL if free else Label.NO)
@@ -312,6 +369,19 @@ def match(
     if Category.RANKING in {Category(c) for c in categories} and len(gold_rows) > 1:
         labels = _order_penalty(labels, best_item[: len(labels)])
     return MatchResult(labels, len(gold_rows), answer, len(matched))
+
+
+def _mark_longer(rows: list[list[_Cell]]) -> None:
+    """Tell each text cell which other gold values contain it as words."""
+    texts = {c.norm for row in rows for c in row if c.norm and c.number is None and c.when is None}
+    if len(texts) < 2:
+        return
+    for row in rows:
+        for cell in row:
+            if cell.norm in texts:
+                cell.longer = tuple(
+                    sorted((t for t in texts if t != cell.norm and f" {cell.norm} " in f" {t} "), key=len, reverse=True)
+                )
 
 
 def _split_items(lines: list[str], gold_rows: Sequence[Sequence[Any]], rows: list[list[_Cell]]) -> list[str]:
@@ -327,44 +397,88 @@ def _split_items(lines: list[str], gold_rows: Sequence[Sequence[Any]], rows: lis
     counts = Counter(c.key for row in rows for c in {c.key: c for c in row}.values())
     naming = [[c for c in row if not c.ignored and counts[c.key] == 1 and (single or c.names)] for row in rows]
     protected = sorted(
-        {v for row in gold_rows for v in row if isinstance(v, str) and re.search(r"[,;&]| and ", v)},
+        {v for row in gold_rows for v in row if isinstance(v, str) and re.search(r"[,;&]| and |[.!?]\s", v)},
         key=len,
         reverse=True,
     )
+    names = sorted({str(c.value) for cells in naming for c in cells if isinstance(c.value, str)}, key=len, reverse=True)
+    # Sentences are cut apart by any value only one row has, numbers included ("Fall 2001: 2
+    # sections. Fall 2002: 9 sections."): a sentence end is a clearer border than a comma.
+    keys = [[c for c in row if not c.ignored and counts[c.key] == 1] for row in rows]
     out: list[str] = []
     for line in lines:
-        item = _Item.of(line)
-        named = 0
-        for cells in naming:
-            if any(c.found_in(item) for c in cells):
-                named += 1
-                if named >= 2:
-                    break
-        out.extend(_split_clauses(line, protected) if named >= 2 else [line])
+        parts = _sentences(line, keys, protected, rows) if _rows_named(_Item.of(line), keys) >= 2 else [line]
+        for part in parts:
+            named = _rows_named(_Item.of(part), naming)
+            out.extend(_distribute(_split_clauses(part, protected), names) if named >= 2 else [part])
     return out
 
 
+def _sentences(line: str, keys: list[list[_Cell]], protected: Sequence[str], rows: list[list[_Cell]]) -> list[str]:
+    """The line's sentences; one that goes on about the rows of the sentence before it ("Rock.
+    It has 1297 tracks."), or holds no gold value at all, is joined to it."""
+    groups: list[tuple[list[str], set[int]]] = []
+    for sentence in _split_clauses(line, protected, _SENTENCES):
+        item = _Item.of(sentence)
+        named = {r for r, cells in enumerate(keys) if any(c.found_in(item) for c in cells)}
+        silent = not named and not any(c.found_in(item) for row in rows for c in row if not c.ignored)
+        if groups and ((named and named <= groups[-1][1]) or silent):
+            groups[-1][0].append(sentence)
+        else:
+            groups.append(([sentence], named))
+    return [" ".join(parts) for parts, _ in groups]
+
+
+def _rows_named(item: _Item, naming: list[list[_Cell]]) -> int:
+    """How many rows ``item`` names (up to two: all the caller needs to know)."""
+    named = 0
+    for cells in naming:
+        if any(c.found_in(item) for c in cells):
+            named += 1
+            if named >= 2:
+                break
+    return named
+
+
+def _distribute(pieces: list[str], names: Sequence[str]) -> list[str]:
+    """A clause saying "each" / "both" gives what it states, less the names in it, to every other
+    clause of its line; a clause that was nothing but that shared value is then dropped."""
+    shared = [p for p in pieces if _DISTRIBUTIVE.search(p)]
+    if not shared or len(shared) == len(pieces):
+        return pieces
+    common = shared[-1]
+    for name in names:
+        common = re.sub(re.escape(name), " ", common, flags=re.IGNORECASE)
+    named = [p for p in pieces if p not in shared or common.strip() != p.strip()]
+    return [p if _DISTRIBUTIVE.search(p) else f"{p} {common.strip()}" for p in named]
+
+
 def _order_penalty(labels: list[Label], positions: list[int | None]) -> list[Label]:
-    """Exact rows outside the longest run in gold order (non-decreasing item index) become Partial."""
+    """An Exact row given in the wrong place becomes Partial. A row is in place when it belongs to
+    every longest run of rows given in gold order: a row moved far is outside all of them (and the
+    rows it jumped over stay Exact), while of two swapped neighbours each is outside one of the
+    runs, so both are in the wrong place, as a grader marks them."""
     exact = [(r, p) for r, p in enumerate(positions) if labels[r] is Label.EXACT and p is not None]
     if len(exact) < 2:
         return labels
-    # Longest non-decreasing subsequence of item positions, with back-pointers.
-    tails: list[int] = []
-    tail_idx: list[int] = []
-    parent = [-1] * len(exact)
-    for k, (_, p) in enumerate(exact):
-        i = bisect_right(tails, p)
-        if i == len(tails):
-            tails.append(p)
-            tail_idx.append(k)
-        else:
-            tails[i] = p
-            tail_idx[i] = k
-        parent[k] = tail_idx[i - 1] if i else -1
-    keep: set[int] = set()
-    k = tail_idx[-1]
-    while k >= 0:
-        keep.add(exact[k][0])
-        k = parent[k]
-    return [Label.PARTIAL if label is Label.EXACT and r not in keep else label for r, label in enumerate(labels)]
+    pos = [p for _, p in exact]
+    n = len(pos)
+    ending = [1] * n  # longest in-order run ending at i
+    for i in range(n):
+        for j in range(i):
+            if pos[j] <= pos[i]:
+                ending[i] = max(ending[i], ending[j] + 1)
+    starting = [1] * n  # longest in-order run starting at i
+    for i in reversed(range(n)):
+        for j in range(i + 1, n):
+            if pos[i] <= pos[j]:
+                starting[i] = max(starting[i], starting[j] + 1)
+    longest = max(ending)
+    on_some = [ending[i] + starting[i] - 1 == longest for i in range(n)]
+    # on every longest run: the only row that any such run can use at its step
+    steps = Counter(ending[i] for i in range(n) if on_some[i])
+    keep = {exact[i][0] for i in range(n) if on_some[i] and steps[ending[i]] == 1}
+    return [
+        Label.PARTIAL if label is Label.EXACT and r not in keep and positions[r] is not None else label
+        for r, label in enumerate(labels)
+    ]

@@ -22,7 +22,9 @@ class Label(StrEnum):
 #: A row's contribution to the recall-oriented score.
 LABEL_WEIGHT = {Label.EXACT: 1.0, Label.PARTIAL: 0.5, Label.NO: 0.0}
 
-ScoreStatus = Literal["scored", "skipped", "failed"]
+#: ``truncated``: the reply hit the token limit (finish_reason "length") before giving a final
+#: answer. Like skipped and failed it has no score: a cut-off reply is not a wrong answer.
+ScoreStatus = Literal["scored", "skipped", "failed", "truncated"]
 
 
 class ScoreRecord(BaseModel):
@@ -58,7 +60,12 @@ class ScoreRecord(BaseModel):
     answerable: bool | None = Field(
         default=None, description="from the instance: answerable or unanswerable by design; None under uniform sampling"
     )
-    reason: str | None = Field(default=None, description="why a prediction was skipped or failed")
+    reason: str | None = Field(default=None, description="why a prediction was skipped, failed or truncated")
+    scorer_version: str | None = Field(
+        default=None,
+        description="the scorer's settings, so two scorings are never mixed: match 'rel_tol=0.01'; "
+        "judge '<backend>/<model>@<hash of its prompts and label schema>'",
+    )
 
     @property
     def exact(self) -> int:

@@ -20,7 +20,7 @@ from holobench._io import atomic_write_text
 from holobench.environment import versions
 from holobench.errors import HoloBenchError
 from holobench.runner import Journal, Prediction, file_hash, read_instances
-from holobench.scoring.match import DEFAULT_REL_TOL, MatchResult, match
+from holobench.scoring.match import DEFAULT_REL_TOL, MatchResult, has_final_answer, match
 from holobench.scoring.records import MAX_JUDGED_ROWS, Label, ScoreRecord, score_of
 from holobench.types import Category, Instance, InstanceConfig, Result
 
@@ -98,6 +98,9 @@ def unscorable(record: ScoreRecord, prediction: Prediction) -> ScoreRecord | Non
         return record.model_copy(update={"status": "skipped", "reason": prediction.skip_reason or "skipped"})
     if prediction.status == "error":
         return record.model_copy(update={"status": "failed", "reason": prediction.error or "request failed"})
+    if prediction.finish_reason == "length" and not has_final_answer(prediction.response, prediction.prompt):
+        reason = "the reply hit the token limit before a final answer (finish_reason length); raise --max-tokens"
+        return record.model_copy(update={"status": "truncated", "reason": reason})
     return None
 
 
@@ -201,6 +204,7 @@ def summarize(records: list[ScoreRecord], missing: int = 0) -> dict[str, Any]:
         "scored": status["scored"],
         "skipped": status["skipped"],
         "failed": status["failed"],
+        "truncated": status["truncated"],
         "missing": missing,
         "mean_score": round(fmean(r.score or 0.0 for r in scored), 6) if scored else None,
         "mean_precision": round(fmean(precision), 6) if precision else None,
@@ -235,6 +239,20 @@ def read_scores(path: Path) -> list[ScoreRecord]:
     return records
 
 
+def match_version(rel_tol: float) -> str:
+    return f"rel_tol={rel_tol:g}"
+
+
+def rel_tol_of(version: str | None) -> float:
+    """The tolerance a ``match`` scoring declared (the default for records older than the field)."""
+    if version and version.startswith("rel_tol="):
+        try:
+            return float(version.removeprefix("rel_tol="))
+        except ValueError:
+            pass
+    return DEFAULT_REL_TOL
+
+
 def score_match(
     instances: Path,
     predictions: Path,
@@ -247,8 +265,9 @@ def score_match(
     found, manifest = load_predictions(predictions)
     check_instances(instances, manifest)
     records = []
+    version = match_version(rel_tol)
     for n, (instance, prediction) in enumerate(pair(instances, found, ScoreItem), start=1):
-        records.append(match_record(instance, prediction, rel_tol))
+        records.append(match_record(instance, prediction, rel_tol).model_copy(update={"scorer_version": version}))
         if progress is not None:
             progress(n, len(found))
     summary = summarize(records, missing=count_ids(instances) - len(records))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from holobench.runner import Prediction, read_instances
 from holobench.scoring.records import ScoreRecord, score_of
-from holobench.scoring.score import ScoreItem, match_record
+from holobench.scoring.score import ScoreItem, match_record, rel_tol_of
 
 SCORES = "scores.jsonl"
 TOLERANCE = 1e-6
@@ -62,12 +62,14 @@ def rescore_problems(
     """``match`` scores recomputed from the predictions and the gold in ``instances``."""
     if scorer != "match":
         return []
+    declared = {s.scorer_version for s in scores}
+    rel_tol = rel_tol_of(declared.pop()) if len(declared) == 1 else rel_tol_of(None)  # its own setting
     by_id = {p.id: p for p in predictions}
     submitted = {s.id: s for s in scores}
     differ: list[str] = []
     example = ""
     for instance in read_instances(instances, lambda i: i not in by_id, ScoreItem):
-        mine = match_record(instance, by_id[instance.id])
+        mine = match_record(instance, by_id[instance.id], rel_tol)
         theirs = submitted.get(instance.id)
         if theirs is None:
             continue  # reported by the id checks

@@ -61,6 +61,8 @@ _WORDS = {
     "ninety": 90,
 }
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(_WORDS) + r")\b", re.IGNORECASE)
+# "with no ballots", "no flights": a count of zero (a plural noun after "no"; "No answer" is not one)
+_NO_COUNT = re.compile(r"\bno\s+(?:recorded\s+)?[a-z]+s\b", re.IGNORECASE)
 
 _MONTHS = {
     name: i
@@ -109,6 +111,14 @@ _LETTERS = str.maketrans(
         "ł": "l",
         "Ł": "L",
         "þ": "th",
+        "Þ": "Th",
+        "ð": "d",  # Egilsstaðir is written Egilsstadir
+        "Ð": "D",
+        "ħ": "h",
+        "Ħ": "H",
+        "ŧ": "t",
+        "Ŧ": "T",
+        "ĸ": "k",
         "ı": "i",
     }
 )
@@ -150,6 +160,8 @@ def numbers_in(text: str) -> list[Number]:
         found.append(Number(value, len(m.group("frac")), bool(m.group("pct"))))
     for m in _NUMBER_WORD.finditer(text):
         found.append(Number(float(_WORDS[m.group(1).lower()]), 0, False))
+    for _ in _NO_COUNT.finditer(text):
+        found.append(Number(0.0, 0, False))
     return found
 
 
