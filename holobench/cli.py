@@ -454,7 +454,11 @@ def run(
     model: Annotated[str | None, typer.Option(help="model name, or a .gguf path for llamacpp")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
     api_key_env: KeyEnvOpt = None,
-    prompt: Annotated[str, typer.Option(help="cot | direct | structured")] = "cot",
+    prompt: Annotated[
+        str,
+        typer.Option(help="cot | direct | structured | fewshot (base models) | auto (fewshot for a base model)"),
+    ] = "cot",
+    fewshot_seed: Annotated[int, typer.Option(help="fewshot: which generated demonstrations to show")] = 0,
     option: Annotated[list[str] | None, typer.Option(help="backend option key=value (repeatable)")] = None,
     context_window: Annotated[int | None, typer.Option(help="model context window in tokens")] = None,
     temperature: Annotated[float, typer.Option()] = 0.0,
@@ -505,6 +509,7 @@ def run(
             options=_parse_options(option),
         ),
         prompt=prompt,
+        fewshot_seed=fewshot_seed,
         sampling=SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed),
         concurrency=concurrency,
         max_retries=max_retries,
@@ -724,7 +729,27 @@ def report_cmd(
         counts = (str(r[k]) for k in ("instances", "scored", "skipped", "failed", "truncated"))
         table.add_row(escape(r["label"]), *counts, ci)
     out.print(table)
+    _print_pivot(output / "tables" / "category.csv", "category", "score by category")
+    _print_pivot(output / "tables" / "answerability.csv", "answerable", "answerable / unanswerable instances")
     out.print(f"report: {output / 'report.md'}", markup=False)
+
+
+def _print_pivot(path: Path, column: str, title: str) -> None:
+    """One row per run, one column per group, from a report table (means only)."""
+    import csv
+
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    groups = list(dict.fromkeys(r[column] for r in rows))
+    runs = list(dict.fromkeys(r["model"] for r in rows))
+    means = {(r["model"], r[column]): r["mean"] for r in rows}
+    table = Table("run", *groups, title=title)
+    for run in runs:
+        cells = (means.get((run, g), "") for g in groups)
+        table.add_row(escape(run), *("n/a" if not v else f"{float(v):.3f}" for v in cells))
+    out.print(table)
 
 
 @submit_app.command("pack")

@@ -1,6 +1,6 @@
 """A small OpenAI-compatible chat server for loopback tests and benchmarks, with fault injection.
 
-It answers ``POST /v1/chat/completions`` and ``GET /v1/models`` on 127.0.0.1 only.  Faults are
+It answers ``POST /v1/chat/completions``, ``POST /v1/completions`` and ``GET /v1/models`` on 127.0.0.1 only.  Faults are
 scripted per prompt: ``plan(prompt, attempt) -> Fault`` decides, for the n-th request carrying a
 prompt, whether to answer, answer late, fail with a status (and a Retry-After), drop the
 connection, or send a malformed body.  Run it alone with
@@ -141,6 +141,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def prompt_of(request: dict[str, Any]) -> str:
+    """The text asked: a /v1/completions ``prompt``, or the chat messages joined."""
+    if isinstance(request.get("prompt"), str):
+        return str(request["prompt"])
     return "\n".join(m.get("content", "") for m in request.get("messages", []))
 
 
@@ -152,11 +155,13 @@ def completion_body(
     return json.dumps(
         {
             "id": completion_id,
-            "object": "chat.completion",
+            "object": "text_completion" if "prompt" in request else "chat.completion",
             "created": 0,
             "model": request.get("model", "fake-model"),
             "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}
+                {"index": 0, "text": text, "finish_reason": finish_reason}
+                if "prompt" in request  # /v1/completions
+                else {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}
             ],
             "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_text, "total_tokens": n_prompt + n_text},
         }
@@ -238,7 +243,7 @@ class _BenchProtocol(asyncio.Protocol):
             body = bytes(self.buffer[head_end + 4 : head_end + 4 + length])
             del self.buffer[: head_end + 4 + length]
             path = target.split("?", 1)[0]
-            if method == "POST" and path == "/v1/chat/completions":
+            if method == "POST" and path in ("/v1/chat/completions", "/v1/completions"):
                 try:
                     self._reply(200, _bench_reply(body), close, self.latency)
                 except (ValueError, AttributeError, TypeError):

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
@@ -32,7 +33,9 @@ from holobench.backends.registry import BackendOptions, create_backend
 from holobench.cache import ResponseCache
 from holobench.environment import suite_versions, versions
 from holobench.errors import HoloBenchError
-from holobench.prompts import prompt_version, render_prompt, split_reasoning
+from holobench.fewshot import STOP as FEWSHOT_STOP
+from holobench.fewshot import demonstrations
+from holobench.prompts import AUTO, PROMPTS, prompt_version, render_prompt, split_reasoning
 from holobench.tokenizers import get_tokenizer
 from holobench.types import Instance, InstanceConfig, LineSource
 
@@ -80,6 +83,7 @@ class RunConfig(BaseModel):
     prices: Path | None = None
     tokenizer: str | None = None
     batch_size: int = Field(default=64, ge=1)
+    fewshot_seed: int = Field(default=0, description="which generated demonstrations the fewshot prompt shows")
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -114,6 +118,7 @@ class PromptItem(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str
+    db_id: str = ""
     context: str
     question: str
     config: InstanceConfig
@@ -234,15 +239,23 @@ Item = Instance | PromptItem
 
 
 def request_for(instance: Item, config: RunConfig) -> ChatRequest:
-    user = render_prompt(config.prompt, instance.context, instance.question)
+    sampling, metadata = config.sampling, {}
+    if config.prompt == "fewshot":  # a raw completion after generated demonstrations, one line long
+        demos = demonstrations(instance.db_id, config.fewshot_seed)
+        user = render_prompt("fewshot", instance.context, instance.question, demos)
+        sampling = sampling.model_copy(update={"stop": tuple(dict.fromkeys((*sampling.stop, *FEWSHOT_STOP)))})
+        metadata = {"completion": True}
+    else:
+        user = render_prompt(config.prompt, instance.context, instance.question)
     return ChatRequest(
         instance_id=instance.id,
         messages=(ChatMessage(role="user", content=user),),
-        sampling=config.sampling,
+        sampling=sampling,
         prompt=config.prompt,
         context=instance.context,
         question=instance.question,
         lines=tuple(instance.lines) if isinstance(instance, Instance | RunItem) else (),
+        metadata=metadata,
     )
 
 
@@ -278,8 +291,29 @@ def prediction_from(instance: Item, backend: Backend, config: RunConfig, outcome
     )
 
 
-def manifest_for(instances: Path, config: RunConfig, backend: Backend) -> dict[str, Any]:
+def fewshot_record(instances: Path, config: RunConfig) -> dict[str, Any]:
+    """The seed and, for every database in the file, the demonstrations its instances are shown."""
+    db_ids: set[str] = set()
+    with instances.open("rb") as fh:
+        for line in fh:
+            found = _DB_ID.search(line[:4096])
+            if found:
+                db_ids.add(found.group(1).decode("utf-8", "replace"))
     return {
+        "seed": config.fewshot_seed,
+        "demonstrations": {
+            db: [f"{d.db_id}/{d.query_id}" for d in demonstrations(db, config.fewshot_seed)] for db in sorted(db_ids)
+        },
+    }
+
+
+_DB_ID = re.compile(rb'"db_id":"([^"]*)"')
+
+
+def manifest_for(instances: Path, config: RunConfig, backend: Backend) -> dict[str, Any]:
+    extra = {"fewshot": fewshot_record(instances, config)} if config.prompt == "fewshot" else {}
+    return {
+        **extra,
         "instances": str(instances),
         "instances_sha256": file_hash(instances),
         "backend": backend.settings(),
@@ -316,6 +350,13 @@ class Runner:
         self.out_dir = out_dir
         self.config = config
         self.backend = backend or create_backend(config.backend, config.options)
+        if config.prompt == "fewshot" and not self.backend.completions:
+            raise HoloBenchError(
+                f"--prompt fewshot needs raw text completions, which the {self.backend.name} backend does not send; "
+                "use llamacpp, or openai against a server with /v1/completions (vLLM, llama.cpp)"
+            )
+        if config.prompt not in (*PROMPTS, AUTO):
+            raise HoloBenchError(f"--prompt {config.prompt!r}: use one of {', '.join(PROMPTS)}, {AUTO}")
         self.journal = Journal(out_dir / "predictions.jsonl")
 
     def pending(self, done: set[str]) -> Iterator[PromptItem]:
@@ -365,9 +406,12 @@ class Runner:
             return await self._run_locked(progress)
 
     async def _run_locked(self, progress: ProgressFn | None) -> dict[str, Any]:
-        cfg = self.config
         shard_ids = self.ids()  # a broken instances file is refused before anything is written
         await self.backend.prepare()
+        if self.config.prompt == AUTO:  # a base model gets worked examples, a chat model the cot prompt
+            chosen = "fewshot" if self.backend.chat_template is False and self.backend.completions else "cot"
+            self.config = self.config.model_copy(update={"prompt": chosen})
+        cfg = self.config
         _check_manifest(self.out_dir, manifest_for(self.instances, cfg, self.backend))
         previous = self.journal.load(repair=True)
         done = {i for i, p in previous.items() if p.status in ("ok", "skipped")}
@@ -466,6 +510,8 @@ class Runner:
 def dry_run(instances: Path, config: RunConfig) -> dict[str, Any]:
     """Token counts and a cost estimate without sending anything."""
     prices = PriceTable.load(config.prices)
+    if config.prompt == AUTO:  # the model's kind is known only once it is loaded: count the cot prompt
+        config = config.model_copy(update={"prompt": "cot"})
     model = config.options.model or config.backend
     price = prices.lookup(model)
     n = prompt_tokens = longest = 0
@@ -473,7 +519,7 @@ def dry_run(instances: Path, config: RunConfig) -> dict[str, Any]:
         if not in_shard(instance.id, config.shard):
             continue
         tokenizer = get_tokenizer(config.tokenizer or instance.config.tokenizer)
-        count = tokenizer.count(render_prompt(config.prompt, instance.context, instance.question))
+        count = tokenizer.count(request_for(instance, config).messages[0].content)
         n += 1
         prompt_tokens += count
         longest = max(longest, count)

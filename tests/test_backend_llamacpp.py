@@ -253,3 +253,87 @@ def test_llama_cpp_server_reports_truncation(llama_server: str, smoke_file: Path
     text, finish_reason = asyncio.run(ask())
     assert finish_reason == "length"
     assert _truncation_verdict(smoke_file, text, finish_reason) == "truncated"
+
+
+GREEDY = """
+import json, sys
+from llama_cpp import Llama
+llm = Llama(sys.argv[1], n_ctx=256, n_threads=1, verbose=False)
+out = llm.create_completion("The Blue Heron is a small bakery in Lisbon. Its owner is", max_tokens=6, temperature=0.0)
+print(json.dumps(out["choices"][0]["text"]))
+"""
+
+
+def _qemu() -> str:
+    """Debian's user-mode QEMU, installed when missing and possible (root with apt), else a skip."""
+    import os
+    import shutil
+
+    found = shutil.which("qemu-x86_64")
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("qemu-x86_64 is absent and cannot be installed here (needs root and apt-get)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True, timeout=600, env=env)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "qemu-user"], check=True, capture_output=True, timeout=600, env=env
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        pytest.skip(f"qemu-user could not be installed: {exc}")
+    found = shutil.which("qemu-x86_64")
+    if not found:
+        pytest.skip("qemu-user installed no qemu-x86_64")
+    return found
+
+
+@pytest.mark.slow
+def test_the_build_runs_on_a_cpu_without_avx512(tmp_path: Path) -> None:
+    """The installed llama.cpp, run under an emulated Haswell (AVX2, no AVX-512), gives the
+    embedded model's greedy tokens exactly as natively: the library does not need the build
+    machine's CPU. (A build with AVX-512 kernels dies here with an illegal instruction.)"""
+    import platform
+
+    if platform.machine() != "x86_64":
+        pytest.skip("the portability check emulates an x86-64 CPU")
+    qemu = _qemu()
+    model = str(embedded_model_path())
+    script = tmp_path / "greedy.py"
+    script.write_text(GREEDY, encoding="utf-8")
+    native = subprocess.run([sys.executable, str(script), model], capture_output=True, text=True, timeout=300)
+    assert native.returncode == 0, native.stderr[-2000:]
+    emulated = subprocess.run(
+        [qemu, "-cpu", "Haswell", sys.executable, str(script), model], capture_output=True, text=True, timeout=1200
+    )
+    assert emulated.returncode == 0, f"exit {emulated.returncode} under qemu -cpu Haswell: {emulated.stderr[-2000:]}"
+    assert emulated.stdout.strip() == native.stdout.strip() != ""
+
+
+def test_the_embedded_model_is_known_as_a_base_model_and_answers_fewshot(smoke_file: Path) -> None:
+    """No chat template in the GGUF: a base model. The fewshot prompt goes through llama.cpp's raw
+    completion and comes back as one answer line, in the format the scorer reads."""
+    from holobench.runner import RunConfig, read_instances, request_for
+
+    instance = next(read_instances(smoke_file))
+    request = request_for(instance, RunConfig(backend="llamacpp", prompt="fewshot"))
+    assert request.metadata == {"completion": True} and request.sampling.stop == ("\n",)
+    b = LlamaCppBackend(None, n_ctx=4096, n_threads=2)
+    try:
+        asyncio.run(b.prepare())
+        assert b.chat_template is False
+        completion = asyncio.run(b.generate(request))
+    finally:
+        asyncio.run(b.aclose())
+    assert completion.finish_reason == "stop"
+    assert completion.text.strip() and "\n" not in completion.text
+    assert completion.usage.prompt_tokens > 1000  # the demonstrations came with it
+
+
+def test_the_chat_option_overrides_the_gguf() -> None:
+    b = create_backend("llamacpp", BackendOptions(options={"chat": "true"}))
+    try:
+        asyncio.run(b.prepare())
+        assert b.chat_template is True
+    finally:
+        asyncio.run(b.aclose())

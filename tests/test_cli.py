@@ -434,7 +434,25 @@ def test_unknown_source_kind() -> None:
 @pytest.mark.parametrize(
     ("args", "expected", "absent"),
     [
-        ([], ["--backend llamacpp", "--max-tokens 96", "--backend no-answer", "leaderboard build"], ["--base-url"]),
+        (
+            [],
+            [
+                "--backend llamacpp --prompt fewshot",
+                "--option prefix_cache=true",
+                "results/runs/smoke/llamacpp-default-fewshot",
+                "--max-tokens 96",
+                "--backend no-answer",
+                "leaderboard build",
+                "How to read this",
+                "Gemma 3 270M",
+            ],
+            ["--base-url"],
+        ),
+        (
+            ["MODEL=my.gguf"],
+            ["--backend llamacpp --prompt auto", "--model 'my.gguf'"],
+            ["Gemma 3 270M", "prefix_cache"],
+        ),
         (
             ["MODEL=org/m", "BASE_URL=http://127.0.0.1:9/v1"],
             ["--backend openai", "--model 'org/m'", "--base-url 'http://127.0.0.1:9/v1'", "--max-tokens 1024"],

@@ -30,6 +30,7 @@ from holobench.types import Instance
         ('Checking.\n```json\n[["Rock"]]\n```', "structured", True),
         ("Checking the rows first", "structured", False),
         ("Rock, Latin, Me", "direct", True),
+        ("103 at EWR for May 1, 2013 at 08:00: temperature", "fewshot", True),  # an answer line that ran on
         ("<think>still thinking", "direct", False),
         ("", "direct", False),
     ],

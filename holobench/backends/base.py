@@ -102,6 +102,14 @@ class Backend(abc.ABC):
     #: the run manifest (``holobench.environment``)
     libraries: ClassVar[tuple[str, ...]] = ()
 
+    #: whether it can send a raw text completion (``request.metadata["completion"]``): the
+    #: ``fewshot`` prompt for base models needs it
+    completions: ClassVar[bool] = False
+
+    #: whether the model has a chat template (None: unknown); a base model (False) is run with
+    #: the ``fewshot`` prompt under ``--prompt auto``. Known after :meth:`prepare`.
+    chat_template: bool | None = None
+
     def library_versions(self) -> tuple[str, ...]:
         """The distributions to record; a wrapping backend adds its inner backend's."""
         return self.libraries

@@ -93,6 +93,7 @@ class LlamaCppBackend(Backend):
 
     name = "llamacpp"
     libraries = ("llama-cpp-python",)
+    completions = True  # llama.cpp's raw completion, for the fewshot prompt
 
     def __init__(
         self,
@@ -103,6 +104,7 @@ class LlamaCppBackend(Backend):
         n_batch: int = 512,
         chat_format: str | None = None,
         prefix_cache: bool = False,
+        chat: bool | None = None,
     ) -> None:
         self._path = model_path  # None: the embedded default, assembled on load
         self._model: str = model_path.name if model_path else _embedded_package().MODEL_NAME
@@ -113,6 +115,7 @@ class LlamaCppBackend(Backend):
         self._n_batch = n_batch
         self._chat_format = chat_format
         self._prefix_cache = prefix_cache
+        self.chat_template = chat  # None: read from the GGUF metadata on prepare()
         self._llm: Llama | None = None
         # a single worker serializes loading and every call into the context: the lock llama.cpp needs
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
@@ -127,6 +130,14 @@ class LlamaCppBackend(Backend):
             "n_ctx": self.context_window,
             "chat_format": self._chat_format or "gguf",
         }
+
+    async def prepare(self) -> None:
+        """Load the model and learn its kind: a GGUF without ``tokenizer.chat_template`` is a
+        base model (the embedded Gemma 3 270M is one), unless ``--option chat=`` says otherwise."""
+        if self.chat_template is None:
+            loop = asyncio.get_running_loop()
+            llm = await loop.run_in_executor(self._worker, self._load)
+            self.chat_template = "tokenizer.chat_template" in (llm.metadata or {})
 
     async def generate(self, request: ChatRequest) -> Completion:
         loop = asyncio.get_running_loop()
@@ -168,8 +179,45 @@ class LlamaCppBackend(Backend):
             self._llm.close()
             self._llm = None
 
+    def _complete(self, llm: Llama, request: ChatRequest) -> Completion:
+        """A raw text completion (the fewshot prompt for base models): no chat template."""
+        prompt = "".join(m.content for m in request.messages)
+        sampling = request.sampling
+        n_prompt = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True))
+        if n_prompt + sampling.max_tokens > llm.n_ctx():
+            raise ContextLengthError(
+                f"{n_prompt} prompt tokens + {sampling.max_tokens} new tokens exceed n_ctx={llm.n_ctx()}"
+            )
+        if not self._prefix_cache:
+            llm.reset()  # type: ignore[no-untyped-call]
+        try:
+            response: Any = llm.create_completion(
+                prompt=prompt,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_tokens,
+                seed=sampling.seed,
+                stop=list(sampling.stop),
+            )
+        except (ValueError, RuntimeError) as exc:
+            if "exceed context window" in str(exc):
+                raise ContextLengthError(str(exc)) from exc
+            raise BackendError(f"llama.cpp: {exc}") from exc
+        choice = response["choices"][0]
+        usage = response.get("usage") or {}
+        return Completion(
+            text=choice.get("text") or "",
+            finish_reason=choice.get("finish_reason"),
+            usage=Usage(
+                prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0)
+            ),
+            model=self._model,
+        )
+
     def _generate(self, request: ChatRequest) -> Completion:
         llm = self._load()
+        if request.metadata.get("completion"):
+            return self._complete(llm, request)
         messages = fold_system(request.messages) if self._chat_format == "gemma" else list(request.messages)
         sampling = request.sampling
         prompt_tokens = TEMPLATE_TOKENS_PER_MESSAGE + sum(
@@ -211,7 +259,7 @@ class LlamaCppBackend(Backend):
         )
 
 
-OPTIONS = frozenset({"n_ctx", "n_threads", "n_batch", "chat_format", "prefix_cache"})
+OPTIONS = frozenset({"n_ctx", "n_threads", "n_batch", "chat_format", "prefix_cache", "chat"})
 
 
 def create(options: BackendOptions) -> Backend:
@@ -229,4 +277,5 @@ def create(options: BackendOptions) -> Backend:
         n_batch=options.option("n_batch", 512, int),
         chat_format=options.option("chat_format", None, str),
         prefix_cache=options.option("prefix_cache", False, bool),
+        chat=options.option("chat", None, bool),
     )

@@ -43,7 +43,7 @@ _CONTEXT_LENGTH = re.compile(
     r"context[_ ]length|maximum context|context window|too many tokens|prompt is too long|exceeds? the model", re.I
 )
 TRANSPORTS = ("direct", "sdk")
-OPTIONS = frozenset({"transport"})
+OPTIONS = frozenset({"transport", "chat"})
 
 
 def _seconds(value: str | None) -> float | None:
@@ -101,7 +101,10 @@ def _completion(raw: bytes, model: str) -> Completion:
         raise BackendError(f"malformed response: {type(exc).__name__}", retryable=True, kind="malformed") from exc
     choices = data.get("choices") if isinstance(data, dict) else None
     choice = choices[0] if isinstance(choices, list) and choices else None
+    # a chat.completion has a message; a text_completion (/v1/completions) has the text itself
     message = choice.get("message") if isinstance(choice, dict) else None
+    if isinstance(choice, dict) and message is None and isinstance(choice.get("text"), str):
+        message = {"content": choice["text"]}
     if not isinstance(message, dict):
         raise BackendError("malformed response: no choices", retryable=True, kind="malformed")
     content = message.get("content")
@@ -141,6 +144,7 @@ def _error_detail(status: int, raw: bytes) -> str:
 class OpenAIBackend(Backend):
     name = "openai"
     libraries = ("openai", "aiohttp")
+    completions = True  # /v1/completions, for base models (vLLM and llama.cpp servers serve it)
 
     def __init__(
         self,
@@ -203,9 +207,14 @@ class OpenAIBackend(Backend):
 
     async def generate(self, request: ChatRequest) -> Completion:
         s = request.sampling
+        completion = bool(request.metadata.get("completion"))
         body: dict[str, Any] = {
             "model": self._model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            **(
+                {"prompt": "".join(m.content for m in request.messages)}
+                if completion
+                else {"messages": [{"role": m.role, "content": m.content} for m in request.messages]}
+            ),
             "temperature": s.temperature,
             "top_p": s.top_p,
             "max_tokens": s.max_tokens,
@@ -223,7 +232,8 @@ class OpenAIBackend(Backend):
             content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
         except ValueError as exc:  # NaN or infinity in a sampling setting
             raise BackendError(f"request is not valid JSON: {exc}", kind="request") from exc
-        raw = await (self._post_sdk(content) if self.transport == "sdk" else self._post_direct(content))
+        path = "/completions" if completion else "/chat/completions"
+        raw = await (self._post_sdk(content, path) if self.transport == "sdk" else self._post_direct(content, path))
         return _completion(raw, self._model)
 
     # ------------------------------------------------------------------ transports
@@ -238,9 +248,9 @@ class OpenAIBackend(Backend):
         retryable = status >= 500 or status in (408, 409)
         return BackendError(f"HTTP {status}: {detail}", retryable=retryable, retry_after=retry_after, kind="http")
 
-    async def _post_sdk(self, content: bytes) -> bytes:
+    async def _post_sdk(self, content: bytes, path: str = "/chat/completions") -> bytes:
         try:
-            return await self._client.post("/chat/completions", content=content, cast_to=bytes)
+            return await self._client.post(path, content=content, cast_to=bytes)
         except openai.APIStatusError as exc:
             # The body, not exc.message: the SDK keeps only a JSON error.message and drops a
             # plain-text or Ollama-style complaint, such as one about the context length.
@@ -273,13 +283,13 @@ class OpenAIBackend(Backend):
             timeout=aiohttp.ClientTimeout(total=None),
         )
 
-    async def _post_direct(self, content: bytes) -> bytes:
+    async def _post_direct(self, content: bytes, path: str = "/chat/completions") -> bytes:
         if self._session is None or self._loop is not asyncio.get_running_loop():
             # first use, or a new event loop (a second asyncio.run): a session lives in one loop
             self._session = self._open_session()
         try:
             async with self._session.post(
-                self.base_url + "/chat/completions",
+                self.base_url + path,
                 data=content,
                 headers=self._headers,
                 params=self._params or None,
@@ -307,4 +317,6 @@ def create(options: BackendOptions) -> Backend:
     if not options.model:
         raise BackendError("the openai backend needs --model")
     transport = str(options.option("transport", "direct")).strip().lower()
-    return OpenAIBackend(options.model, options.base_url, options.api_key_env, options.context_window, transport)
+    backend = OpenAIBackend(options.model, options.base_url, options.api_key_env, options.context_window, transport)
+    backend.chat_template = options.option("chat", None, bool)  # a server does not say; --option chat=false
+    return backend

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
@@ -14,7 +15,9 @@ import jinja2
 from holobench.errors import HoloBenchError
 
 PROMPT_DIR = Path(__file__).resolve().parent
-PROMPTS = ("cot", "direct", "structured")
+PROMPTS = ("cot", "direct", "structured", "fewshot")
+#: ``auto``: ``fewshot`` for a model the backend knows to be a base model (no chat template), else ``cot``
+AUTO = "auto"
 #: The judge scorer's two steps (extract the final answer, then label gold rows).
 JUDGE_PROMPTS = ("judge_extract", "judge_label")
 
@@ -49,10 +52,12 @@ def _frame(name: str) -> tuple[str, str, str] | None:
     return head, middle, tail
 
 
-def render_prompt(name: str, context: str, question: str) -> str:
-    """The user message for one instance."""
+def render_prompt(name: str, context: str, question: str, demos: Sequence[object] = ()) -> str:
+    """The user message for one instance (``fewshot``: the completion text, after ``demos``)."""
     if name not in PROMPTS:
-        raise HoloBenchError(f"unknown prompt {name!r}; available: {', '.join(PROMPTS)}")
+        raise HoloBenchError(f"unknown prompt {name!r}; available: {', '.join(PROMPTS)}, {AUTO}")
+    if name == "fewshot":
+        return _template(name)[0].render(context=context, question=question, demos=demos)
     frame = _frame(name)
     if frame is not None:
         return frame[0] + context + frame[1] + question + frame[2]

@@ -154,13 +154,13 @@ def extract_answer(response: str, prompt: str = "cot") -> Answer:
 def has_final_answer(response: str | None, prompt: str = "cot") -> bool:
     """Whether a reply got to its answer: reasoning that was cut off (an unclosed ``<think>``)
     has none; a ``cot`` reply needs its "Final answer:" (or "Answer:" line), a ``structured``
-    one its JSON block; a ``direct`` reply is its own answer when anything is left."""
+    one its JSON block; a ``direct`` or ``fewshot`` reply is its own answer when anything is left."""
     _, text = split_reasoning(response or "")
     if not text.strip():
         return False
     if prompt == "structured":
         return bool(_JSON_BLOCK.search(text)) or text.strip().startswith(("[", "{"))
-    if prompt == "direct":
+    if prompt in ("direct", "fewshot"):
         return True
     return bool(_MARKER.search(text) or _ANSWER_LINE.search(text))
 
