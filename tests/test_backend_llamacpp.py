@@ -4,6 +4,7 @@ llama-cpp-python's own OpenAI-compatible server on loopback."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import subprocess
 import sys
@@ -142,7 +143,7 @@ def llama_server(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path())]
     cmd += ["--model_alias", "gemma3-270m", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--n_ctx", "1024", "--n_threads", "2", "--chat_format", "gemma", "--verbose", "False"]
+    cmd += ["--n_ctx", "2048", "--n_threads", "2", "--chat_format", "gemma", "--verbose", "False"]
     log = tmp_path / "server.log"
     with log.open("wb") as sink:  # a file, not a pipe: a full pipe would stall the server
         proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT)
@@ -337,3 +338,26 @@ def test_the_chat_option_overrides_the_gguf() -> None:
         assert b.chat_template is True
     finally:
         asyncio.run(b.aclose())
+
+
+@pytest.mark.slow
+def test_fewshot_through_llama_cpp_servers_v1_completions(llama_server: str, smoke_file: Path) -> None:
+    """The same fewshot request through llama.cpp's OpenAI-compatible server: /v1/completions."""
+    from holobench.backends.openai import OpenAIBackend
+    from holobench.runner import RunConfig, read_instances, request_for
+
+    instance = next(read_instances(smoke_file))
+    request = request_for(instance, RunConfig(backend="openai", prompt="fewshot"))
+    short = request.messages[0].content.rsplit("Facts:", 1)[0] + f"Facts:\n{CONTEXT}\nQuestion: {QUESTION}\nAnswer:"
+    request = dataclasses.replace(request, messages=(ChatMessage(role="user", content=short),))
+
+    async def ask() -> tuple[str, str | None]:
+        backend = OpenAIBackend("gemma3-270m", llama_server)
+        try:
+            completion = await backend.generate(request)
+        finally:
+            await backend.aclose()
+        return completion.text, completion.finish_reason
+
+    text, finish_reason = asyncio.run(ask())
+    assert finish_reason == "stop" and text.strip() and "\n" not in text

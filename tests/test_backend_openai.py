@@ -205,9 +205,9 @@ def test_the_direct_session_leaves_timeouts_to_the_client(server: FakeOpenAIServ
 @pytest.mark.parametrize(
     ("backend", "options", "message"),
     [
-        ("openai", {"transprt": "sdk"}, r"backend 'openai' has no option 'transprt'; its options: transport"),
+        ("openai", {"transprt": "sdk"}, r"backend 'openai' has no option 'transprt'; its options: chat, transport"),
         ("no-answer", {"model_path": "x"}, r"backend 'no-answer' has no option 'model_path'; its options: none"),
-        ("llamacpp", {"n_gpu_layers": "9"}, r"has no option 'n_gpu_layers'; its options: chat_format, n_batch"),
+        ("llamacpp", {"n_gpu_layers": "9"}, r"has no option 'n_gpu_layers'; its options: chat, chat_format, n_batch"),
         ("rag", {"budget": "512", "temprature": "0"}, r"backend 'openai' has no option 'temprature'"),
     ],
 )

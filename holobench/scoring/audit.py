@@ -18,30 +18,21 @@ from pathlib import Path
 from statistics import fmean, median
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from holobench.errors import HoloBenchError
 from holobench.runner import read_instances
 from holobench.sampling import degenerate_rows
 from holobench.scoring.match import DEFAULT_REL_TOL, match
-from holobench.scoring.records import score_of
+from holobench.scoring.records import GoldView, score_of
 from holobench.scoring.score import abstention_labels
-from holobench.types import Category, Result
+from holobench.types import Category
 
 BASELINES = ("no-answer", "zero", "modal")
 
 
-class AuditItem(BaseModel):
-    """The part of an instance the audit reads (the context is skipped by the parser)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: str
-    db_id: str
-    query_id: str
-    categories: tuple[Category, ...]
-    gold: Result
-    answerable: bool | None = None
+#: The part of an instance the audit reads (the context is skipped by the parser).
+AuditItem = GoldView
 
 
 class AuditRow(BaseModel):

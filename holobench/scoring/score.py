@@ -14,15 +14,13 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
-
 from holobench._io import atomic_write_text
 from holobench.environment import versions
 from holobench.errors import HoloBenchError
 from holobench.runner import Journal, Prediction, file_hash, read_instances
 from holobench.scoring.match import DEFAULT_REL_TOL, MatchResult, has_final_answer, match
-from holobench.scoring.records import MAX_JUDGED_ROWS, Label, ScoreRecord, score_of
-from holobench.types import Category, Instance, InstanceConfig, Result
+from holobench.scoring.records import MAX_JUDGED_ROWS, GoldView, Label, ScoreRecord, score_of
+from holobench.types import Instance, InstanceConfig
 
 ItemT = TypeVar("ItemT", Instance, "ScoreItem")
 
@@ -52,20 +50,12 @@ def default_out(predictions: Path, scorer: str) -> Path:
     return base / "scores" / scorer
 
 
-class ScoreItem(BaseModel):
+class ScoreItem(GoldView):
     """The part of an instance a score record needs: the parser skips the context and the line
     provenance, which are most of a long instance's bytes (reading whole 128k-token instances
     took five times as long as matching their answers)."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    id: str
-    db_id: str
-    query_id: str
-    categories: tuple[Category, ...]
-    gold: Result
     config: InstanceConfig
-    answerable: bool | None = None
 
 
 def base_record(instance: Instance | ScoreItem, prediction: Prediction, scorer: str) -> ScoreRecord:
