@@ -369,6 +369,25 @@ def test_match_agreement_on_the_held_out_set_does_not_fall() -> None:
     assert kappa is not None and kappa >= 0.9
 
 
+INDEPENDENT = CALIBRATION.with_name("calibration-independent.yaml")
+
+
+def test_independent_set_is_real_and_floors_agreement() -> None:
+    """The second grader's set: real instances, at least 150 gold rows; a regression floor at
+    its level after the first-contact classes became rules (the README reports both numbers)."""
+    cases = calibration_cases(INDEPENDENT)
+    assert sum(len(c["labels"]) for c in cases) >= 150
+    assert len({c["instance"] for c in cases}) == len(cases)
+    pairs: list[tuple[Label, Label]] = []
+    for c in cases:
+        assert len(c["labels"]) == max(1, min(len(c["gold"]["rows"]), MAX_JUDGED_ROWS)), c["id"]
+        got = labels(c["gold"]["rows"], c["response"], prompt=c["prompt"], categories=c["categories"])
+        pairs += list(zip([Label(v) for v in c["labels"]], got, strict=True))
+    assert agreement(pairs)["agreement"] >= 0.9
+    kappa = cohen_kappa(pairs)
+    assert kappa is not None and kappa >= 0.75
+
+
 def test_cohen_kappa_known_values() -> None:
     # Two raters, 50 items: textbook example with p_o = 0.7, p_e = 0.5 -> kappa 0.4.
     pairs = [(E, E)] * 20 + [(E, N)] * 5 + [(N, E)] * 10 + [(N, N)] * 15

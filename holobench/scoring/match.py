@@ -57,6 +57,8 @@ _NONE_PHRASES = re.compile(
     r"|^\s*(?:none|no answer|nothing|n/a)\b"
     r"|\b(?:there (?:is|are|were|was) no(?:ne)?\b|no (?:such|matching)\b|none of the\b|does not contain enough"
     r"|not enough information|cannot be determined|no (?:rows?|results?|records?|items?|entries)\b"
+    r"|nothing to (?:list|report|show|give)\b"
+    r"|\b(?:could ?n[o'\u2019]?t|can ?n[o'\u2019]?t|did ?n[o'\u2019]?t) find any\b"
     r"|no \w+ (?:meets?|satisf(?:y|ies)|match(?:es)?|qualif(?:y|ies))\b)",
     re.IGNORECASE,
 )
@@ -93,9 +95,14 @@ class _Item:
     @classmethod
     def of(cls, text: str) -> _Item:
         text = _plain(text)
-        return cls(text, f" {normalize_text(text)} ", numbers_in(text), dates_in(text), times_in(text))
+        norm = normalize_text(text)
+        bare = _POSSESSIVE.sub(r"\1", text)  # "the BBWAA's lowest" names BBWAA
+        if bare != text:
+            norm = f"{norm} {normalize_text(bare)}"
+        return cls(text, f" {norm} ", numbers_in(text), dates_in(text), times_in(text))
 
 
+_POSSESSIVE = re.compile(r"(\w)['\u2019]s\b")
 _LATEX_WRAPPER = re.compile(r"\\(?:boxed|text|textbf|mathrm|mathbf|num)\s*\{([^{}]*)\}")
 
 
@@ -115,6 +122,9 @@ def _json_rows(block: str) -> list[str] | None:
         data = json.loads(block)
     except ValueError:
         return None
+    if isinstance(data, dict) and len(data) > 1 and all(not isinstance(v, dict | list) for v in data.values()):
+        # {"9E": 28, "AA": 185}: a value per group, one row each (a one-row record is a list item)
+        return [f"{key} | {'' if value is None else value}" for key, value in data.items()]
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):
