@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -26,6 +26,7 @@ from holobench.backends.base import (
     ChatRequest,
     Completion,
     ContextLengthError,
+    SamplingParams,
     Usage,
 )
 from holobench.backends.registry import BackendOptions
@@ -179,20 +180,20 @@ class LlamaCppBackend(Backend):
             self._llm.close()
             self._llm = None
 
-    def _complete(self, llm: Llama, request: ChatRequest) -> Completion:
-        """A raw text completion (the fewshot prompt for base models): no chat template."""
-        prompt = "".join(m.content for m in request.messages)
-        sampling = request.sampling
-        n_prompt = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True))
-        if n_prompt + sampling.max_tokens > llm.n_ctx():
+    def _fits(self, llm: Llama, prompt_tokens: int, max_tokens: int, about: str = "") -> None:
+        if prompt_tokens + max_tokens > llm.n_ctx():
             raise ContextLengthError(
-                f"{n_prompt} prompt tokens + {sampling.max_tokens} new tokens exceed n_ctx={llm.n_ctx()}"
+                f"{about}{prompt_tokens} prompt tokens + {max_tokens} new tokens exceed n_ctx={llm.n_ctx()}"
             )
+
+    def _call(self, llm: Llama, create: Callable[..., Any], sampling: SamplingParams, **prompt: Any) -> Any:
+        """One llama.cpp call (chat or raw completion) with the request's sampling; its errors as
+        the client expects them."""
         if not self._prefix_cache:
-            llm.reset()  # type: ignore[no-untyped-call]
+            llm.reset()  # type: ignore[no-untyped-call]  # llama-cpp-python leaves it unannotated
         try:
-            response: Any = llm.create_completion(
-                prompt=prompt,
+            return create(
+                **prompt,
                 temperature=sampling.temperature,
                 top_p=sampling.top_p,
                 max_tokens=sampling.max_tokens,
@@ -200,13 +201,15 @@ class LlamaCppBackend(Backend):
                 stop=list(sampling.stop),
             )
         except (ValueError, RuntimeError) as exc:
-            if "exceed context window" in str(exc):
+            if isinstance(exc, ValueError) and "exceed context window" in str(exc):
                 raise ContextLengthError(str(exc)) from exc
             raise BackendError(f"llama.cpp: {exc}") from exc
+
+    def _completion(self, response: Any, text: str | None) -> Completion:
         choice = response["choices"][0]
         usage = response.get("usage") or {}
         return Completion(
-            text=choice.get("text") or "",
+            text=text or "",
             finish_reason=choice.get("finish_reason"),
             usage=Usage(
                 prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0)
@@ -216,47 +219,20 @@ class LlamaCppBackend(Backend):
 
     def _generate(self, request: ChatRequest) -> Completion:
         llm = self._load()
-        if request.metadata.get("completion"):
-            return self._complete(llm, request)
-        messages = fold_system(request.messages) if self._chat_format == "gemma" else list(request.messages)
         sampling = request.sampling
+        if request.metadata.get("completion"):  # the fewshot prompt for base models: no chat template
+            prompt = "".join(m.content for m in request.messages)
+            self._fits(llm, len(llm.tokenize(prompt.encode("utf-8"), add_bos=True)), sampling.max_tokens)
+            response = self._call(llm, llm.create_completion, sampling, prompt=prompt)
+            return self._completion(response, response["choices"][0].get("text"))
+        messages = fold_system(request.messages) if self._chat_format == "gemma" else list(request.messages)
         prompt_tokens = TEMPLATE_TOKENS_PER_MESSAGE + sum(
             len(llm.tokenize(m.content.encode("utf-8"), add_bos=False)) + TEMPLATE_TOKENS_PER_MESSAGE for m in messages
         )
-        n_ctx = llm.n_ctx()
-        if prompt_tokens + sampling.max_tokens > n_ctx:
-            raise ContextLengthError(
-                f"about {prompt_tokens} prompt tokens + {sampling.max_tokens} new tokens exceed n_ctx={n_ctx}"
-            )
-        if not self._prefix_cache:
-            llm.reset()  # type: ignore[no-untyped-call]  # llama-cpp-python leaves it unannotated
-        try:
-            response: Any = llm.create_chat_completion(
-                messages=cast(
-                    "list[ChatCompletionRequestMessage]", [{"role": m.role, "content": m.content} for m in messages]
-                ),
-                temperature=sampling.temperature,
-                top_p=sampling.top_p,
-                max_tokens=sampling.max_tokens,
-                seed=sampling.seed,
-                stop=list(sampling.stop),
-            )
-        except ValueError as exc:
-            if "exceed context window" in str(exc):
-                raise ContextLengthError(str(exc)) from exc
-            raise BackendError(f"llama.cpp: {exc}") from exc
-        except RuntimeError as exc:
-            raise BackendError(f"llama.cpp: {exc}") from exc
-        choice = response["choices"][0]
-        usage = response.get("usage") or {}
-        return Completion(
-            text=choice["message"]["content"] or "",
-            finish_reason=choice.get("finish_reason"),
-            usage=Usage(
-                prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0)
-            ),
-            model=self._model,
-        )
+        self._fits(llm, prompt_tokens, sampling.max_tokens, about="about ")
+        chat = cast("list[ChatCompletionRequestMessage]", [{"role": m.role, "content": m.content} for m in messages])
+        response = self._call(llm, llm.create_chat_completion, sampling, messages=chat)
+        return self._completion(response, response["choices"][0]["message"]["content"])
 
 
 OPTIONS = frozenset({"n_ctx", "n_threads", "n_batch", "chat_format", "prefix_cache", "chat"})

@@ -153,12 +153,14 @@ class OpenAIBackend(Backend):
         api_key_env: str = "OPENAI_API_KEY",
         context_window: int | None = None,
         transport: str = "direct",
+        chat: bool | None = None,
     ) -> None:
         if transport not in TRANSPORTS:
             raise BackendError(f"option transport={transport!r}: use one of {', '.join(TRANSPORTS)}")
         self._model = model
         self.context_window = context_window
         self.transport = transport
+        self.chat_template = chat  # a server does not say whether its model is a base model
         self._secret = os.environ.get(api_key_env) or ""
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
@@ -317,6 +319,11 @@ def create(options: BackendOptions) -> Backend:
     if not options.model:
         raise BackendError("the openai backend needs --model")
     transport = str(options.option("transport", "direct")).strip().lower()
-    backend = OpenAIBackend(options.model, options.base_url, options.api_key_env, options.context_window, transport)
-    backend.chat_template = options.option("chat", None, bool)  # a server does not say; --option chat=false
-    return backend
+    return OpenAIBackend(
+        options.model,
+        options.base_url,
+        options.api_key_env,
+        options.context_window,
+        transport,
+        chat=options.option("chat", None, bool),
+    )
