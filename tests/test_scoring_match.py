@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from holobench.scoring.compare import agreement, cohen_kappa
@@ -188,8 +189,17 @@ def test_only_the_first_fifty_rows_are_judged() -> None:
         (3.14159, "3.14", True),
         (3.14159, "3.1", True),
         (3.4, "3", False),  # rounding to a whole number is not the value
-        (100.0, "100.9", True),  # within 1%
+        (100.0, "100.9", False),  # within 1%, but the digit it shows is wrong
+        (100.0, "101", True),  # within 1% and only the last digit shown is one off
         (100.0, "102", False),
+        (4.386, "4.38", True),  # the last digit one off (cut rather than rounded)
+        (97.2, "97.9", False),  # transposed digits within 1%
+        (58.64, "58.46", False),
+        (58.6428, "58.6431", True),  # digits past the fourth significant one are not read
+        (0.97197, "97.9%", False),
+        (0.97197, "97.1%", True),  # cut, not rounded: within one unit of the last digit
+        (559151000000.0, "5.59e11", True),  # shows its digits down to 1e9
+        (559151000000.0, "5.95e11", False),
         (0.125, "12.5%", True),
         (12.5, "12.5%", True),
         (0.5, ".5", True),
@@ -226,6 +236,83 @@ def test_text_dates_booleans(gold: Any, written: str, ok: bool) -> None:
 
 def test_null_cells_are_ignored() -> None:
     assert labels([["Rock", None]], "Final answer: Rock") == [E]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.floats(min_value=0.01, max_value=99.9, allow_nan=False),
+    st.integers(min_value=1, max_value=5),
+    st.integers(min_value=2, max_value=9),
+)
+def test_shown_digits_decide_a_number(gold: float, decimals: int, off: int) -> None:
+    """The gold rounded to any shown precision matches; a last shown digit two or more off does
+    not, while that digit is within the four significant ones a reader checks."""
+    assume(gold != round(gold))
+    decimals = min(decimals, 3 - math.floor(math.log10(gold)))
+    shown = round(gold, decimals)
+    assume(shown > 0)
+    assert labels([[gold]], f"Final answer: {shown:.{decimals}f}") == [E]
+    wrong = shown + off * 10**-decimals
+    assert labels([[gold]], f"Final answer: {wrong:.{decimals}f}") == [N]
+
+
+def test_a_heading_or_lead_in_is_said_of_each_row_under_it() -> None:
+    gold = [[2019, "Yankees", 103], [2019, "Twins", 101], [2020, "Dodgers", 43]]
+    assert labels(gold, "Final answer:\n**2019**\n- Yankees: 103\n- Twins: 101\n**2020**\n- Dodgers: 43") == [E] * 3
+    assert labels(gold, "Final answer:\n2019: Yankees (103), Twins (101)\n2020: Dodgers (43)") == [E] * 3
+    # without them, the year is missing from all but one row
+    assert labels(gold, "Final answer:\n- Yankees: 103\n- Twins: 101\n- Dodgers: 43") == [P] * 3
+    # a long lead-in line is not a heading; a colon after a row's own name is not a lead-in
+    long = "Final answer:\nThese are the teams of 2019 and 2020 I found in the records:\n- Yankees: 103\n- Twins: 101"
+    assert labels(gold[:2], long) == [P, P]
+    assert labels([["Yankees", 2019, 103], ["Twins", 2019, 101]], "Yankees: 2019, 103; Twins: 2019, 101") == [E, E]
+
+
+def test_a_restated_threshold_is_no_rows_value() -> None:
+    gold = [["Astros", 107], ["Dodgers", 100]]
+    assert labels(gold, "Final answer:\nTeams with at least 100 wins:\n- Astros: 107\n- Dodgers") == [E, P]
+    assert labels(gold, "Final answer: In 2019, with more than 100 wins: Astros (107), Dodgers") == [E, P]
+
+
+def test_a_sentence_with_only_shared_numbers_stays_with_its_name() -> None:
+    gold = [["Alaska Airlines Inc.", 1], ["Delta Air Lines Inc.", 2], ["JetBlue Airways", 1]]
+    reply = "Alaska Airlines Inc. operated one. Delta Air Lines Inc. operated two. JetBlue Airways had one."
+    assert labels(gold, reply) == [E, E, E]
+    # a sentence that names a row by its own values still starts a new item
+    rows = [["Fall", 2009, 3], ["Fall", 2010, 5]]
+    assert labels(rows, "Fall 2009: 3 sections. Fall 2010: 6 sections.") == [E, P]
+
+
+@pytest.mark.parametrize(
+    ("reply", "want"),
+    [
+        ("None of the tracks has it, so the count is zero.", E),
+        ("There are no such tracks.", E),
+        ("None.", E),
+        ("No answer", N),  # abstains: it does not state zero
+        ("I don't know.", N),
+    ],
+)
+def test_a_count_of_zero_said_in_words(reply: str, want: Label) -> None:
+    assert labels([[0]], reply) == [want]
+    assert labels([[3]], reply) == [N]  # never right for a count that is not zero
+
+
+def test_a_name_with_a_slip_says_which_row_but_not_rightly() -> None:
+    gold = [["ozunama01"], ["sanchga02"], ["scherma01"]]
+    assert labels(gold, "ozunam01, sanchga02, scherma01") == [P, E, E]
+    assert labels(gold, "ozunama02, sanchga02") == [N, E, N]  # other digits: another id
+    assert labels([["Iron Maiden", 21]], "Iron Maden (21)") == [P]
+    assert labels([["Art", 1]], "Ant") == [N]  # too short to tell a slip from another name
+    # nearest to another gold name: that row's slip, not this one's
+    assert labels([["Philips"], ["Phillipa"]], "Phillipa") == [N, E]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=6, max_size=12), st.integers(0, 5))
+def test_a_slip_is_never_exact(name: str, at: int) -> None:
+    slip = name[:at] + name[at + 1 :]
+    assert labels([[name]], f"Final answer: {slip}") != [E]
 
 
 def test_value_readers() -> None:
@@ -369,13 +456,14 @@ def test_match_agreement_on_the_held_out_set_does_not_fall() -> None:
     assert kappa is not None and kappa >= 0.9
 
 
-INDEPENDENT = CALIBRATION.with_name("calibration-independent.yaml")
-
-
-def test_independent_set_is_real_and_floors_agreement() -> None:
-    """The second grader's set: real instances, at least 150 gold rows; a regression floor at
-    its level after the first-contact classes became rules (the README reports both numbers)."""
-    cases = calibration_cases(INDEPENDENT)
+@pytest.mark.parametrize(
+    ("name", "rows", "kappa_floor"),
+    [("calibration-independent.yaml", 0.95, 0.9), ("calibration-independent-2.yaml", 0.95, 0.9)],
+)
+def test_independent_sets_are_real_and_floor_agreement(name: str, rows: float, kappa_floor: float) -> None:
+    """The second grader's sets: real instances, at least 150 gold rows; a regression floor at
+    their level after the first-contact classes became rules (the README reports both numbers)."""
+    cases = calibration_cases(CALIBRATION.with_name(name))
     assert sum(len(c["labels"]) for c in cases) >= 150
     assert len({c["instance"] for c in cases}) == len(cases)
     pairs: list[tuple[Label, Label]] = []
@@ -383,9 +471,9 @@ def test_independent_set_is_real_and_floors_agreement() -> None:
         assert len(c["labels"]) == max(1, min(len(c["gold"]["rows"]), MAX_JUDGED_ROWS)), c["id"]
         got = labels(c["gold"]["rows"], c["response"], prompt=c["prompt"], categories=c["categories"])
         pairs += list(zip([Label(v) for v in c["labels"]], got, strict=True))
-    assert agreement(pairs)["agreement"] >= 0.9
+    assert agreement(pairs)["agreement"] >= rows
     kappa = cohen_kappa(pairs)
-    assert kappa is not None and kappa >= 0.75
+    assert kappa is not None and kappa >= kappa_floor
 
 
 def test_cohen_kappa_known_values() -> None:

@@ -7,7 +7,8 @@ Rules, in the order they apply (the README lists them for users):
    neither, the whole reply is the answer.
 2. The answer is cut into *items*: JSON rows, markdown-table rows, list lines, other lines; a line
    that names several gold rows is cut further at ``;``, ``,`` and ``and`` (never inside a gold
-   value such as ``"Santana, Carlos"``, nor inside ``1,297``).
+   value such as ``"Santana, Carlos"``, nor inside ``1,297``); a short heading above items and
+   a lead-in before a colon are said of each item under them.
 3. A gold row is Exact when all its non-null cells are found in one item, Partial when some are,
    No otherwise.  In a Ranking question, Exact rows given out of the gold order (outside the
    longest in-order run) become Partial.
@@ -21,6 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from datetime import date
 from typing import Any
 
@@ -69,10 +71,21 @@ _SENTENCE = r"(?<=[.!?])(?<!\b[A-Z][.!?])(?<!\b[A-Z][a-z][.!?])\s+(?=\S)"
 _SENTENCES = re.compile(_SENTENCE)
 _PARENTHESES = re.compile(r"\([^()]*\)")
 _SEMICOLON = re.compile(";")
+_LEAD_COLON = re.compile(r":\s+")
 # "," between clauses, never inside 1,297; "and" and "&" between words
 _CLAUSE = re.compile(r"(?<!\d),|,(?!\d{3}\b)|\s+and\s+|\s+&\s+")
 # "Cadis and Mercurio (129 credits each)": the value belongs to every row the clause lists
 _DISTRIBUTIVE = re.compile(r"\b(?:each|apiece|both|tied?(?:\s+at)?)\b", re.IGNORECASE)
+# A name written with a slip still says which row is meant ("ozunam01" for "ozunama01")
+_MIN_MISSPELT = 6
+_ALIKE = 0.85
+# A heading above list items is short ("**2019**", "### American League", "Fall 2010:")
+_HEADING_WORDS = 6
+_THRESHOLD = re.compile(
+    r"\b(?:(?:more|fewer|less|greater|higher|lower)\s+than|at\s+(?:least|most)|over|under|above|below|exceeding)"
+    r"\s+[-+$\u20ac\u00a3]?\d[\d,.]*\s*%?",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -82,6 +95,8 @@ class Answer:
     text: str
     items: list[str]
     structured: bool = False
+    #: per item, the heading it sits under ("**2019**"), said of it when matching
+    headings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -158,7 +173,8 @@ def extract_answer(response: str, prompt: str = "cot") -> Answer:
         rows = _json_rows(stripped)
         if rows is not None:
             return Answer(stripped, rows, structured=True)
-    return Answer(text.strip(), _lines(text))
+    items, headings = _lines(text)
+    return Answer(text.strip(), items, headings=headings)
 
 
 def has_final_answer(response: str | None, prompt: str = "cot") -> bool:
@@ -175,11 +191,14 @@ def has_final_answer(response: str | None, prompt: str = "cot") -> bool:
     return bool(_MARKER.search(text) or _ANSWER_LINE.search(text))
 
 
-def _lines(text: str) -> list[str]:
-    """Table rows or list lines when the answer has them (their lead-in lines are not items)."""
-    table: list[str] = []
-    listed: list[str] = []
+def _lines(text: str) -> tuple[list[str], list[str]]:
+    """Table rows or list lines when the answer has them (their lead-in lines are not items, but
+    a short heading above them, "**2019**" or "American League:", is said of each): the items and
+    their headings."""
+    table: list[tuple[str, str]] = []
+    listed: list[tuple[str, str]] = []
     plain: list[str] = []
+    heading = ""
     lines = [line for line in text.splitlines() if line.strip()]
     for i, line in enumerate(lines):
         stripped = line.strip()
@@ -189,14 +208,22 @@ def _lines(text: str) -> list[str]:
             nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
             if _TABLE_SEPARATOR.match(nxt):
                 continue  # the header row
-            table.append(" | ".join(c.strip() for c in stripped.strip("|").split("|")))
+            table.append((" | ".join(c.strip() for c in stripped.strip("|").split("|")), heading))
         elif _BULLET.match(line):
-            listed.append(_BULLET.sub("", line, count=1).strip())
+            listed.append((_BULLET.sub("", line, count=1).strip(), heading))
         else:
             plain.append(stripped)
+            heading = stripped if len(normalize_text(stripped).split()) <= _HEADING_WORDS else ""
     if table or listed:
-        return table + listed
-    return plain
+        return [item for item, _ in table + listed], [head for _, head in table + listed]
+    return plain, [""] * len(plain)
+
+
+def _headed(item: str, lead: str) -> str:
+    """An item with what its heading or lead-in says of it, less restated conditions ("more than
+    95 wins" is the question's threshold, not a value of the row)."""
+    lead = _THRESHOLD.sub(" ", lead).strip()
+    return f"{item} ({lead})" if lead else item
 
 
 def _is_table(lines: list[str], i: int) -> bool:
@@ -325,13 +352,22 @@ def match(
         return MatchResult([Label.EXACT if none else Label.NO], 0, answer, len(answer.items) if none else 0)
     rows = [[_Cell(v, rel_tol) for v in row] for row in gold_rows[:MAX_MATCHED_ROWS]]
     _mark_longer(rows)
-    if says_none(answer) and not answer.items[1:]:  # "none": right only for rows that are all NULL
-        nulls = [Label.EXACT if all(c.ignored for c in row) else Label.NO for row in rows[:MAX_JUDGED_ROWS]]
+    if says_none(answer) and not answer.items[1:]:
+        # "none": right for rows that are all NULL, and for a count of zero it states ("None of
+        # the tracks has it, so the count is zero"); never partly right
+        single = _Item.of(answer.items[0]) if answer.items else _Item.of("")
+        nulls = [
+            Label.EXACT
+            if all(c.ignored for c in row) or all(c.ignored or (c.number == 0 and c.found_in(single)) for c in row)
+            else Label.NO
+            for row in rows[:MAX_JUDGED_ROWS]
+        ]
         return MatchResult(nulls, len(gold_rows), answer, sum(label is Label.EXACT for label in nulls))
 
-    texts = answer.items if answer.structured else _split_items(answer.items, gold_rows, rows)
+    heads = answer.headings or [""] * len(answer.items)
+    texts, scopes = (answer.items, heads) if answer.structured else _split_items(answer.items, heads, gold_rows, rows)
     answer.items = texts
-    items = [_Item.of(t) for t in texts]
+    items = [_Item.of(_headed(t, scope)) for t, scope in zip(texts, scopes, strict=True)]
     found = [[[c.found_in(item) for c in row] for item in items] for row in rows]
 
     # Exact rows first; an item that fully answers one row gives no partial credit to another
@@ -344,6 +380,7 @@ def match(
         return not any(given <= keys[o] for o in range(len(rows)) if o != r and keys[o] != keys[r])
 
     hits = [[sum(found[r][j][i] for i in wanted[r]) for j in range(len(items))] for r in range(len(rows))]
+    texts_of = {c.norm for row in rows for c in row if c.names and c.when is None}
     exact_item: list[int | None] = []
     last, used = -1, set()
     for r in range(len(rows)):
@@ -373,12 +410,37 @@ def match(
             free = [(h, j) for j, h in enumerate(hits[r]) if j not in claimed and h and identifies(r, j)]
             if free:
                 matched.add(max(free, key=lambda x: (x[0], -x[1]))[1])
+            elif near := [j for j, it in enumerate(items) if j not in claimed and _misspelt(rows[r], it, texts_of)]:
+                free = [(0, near[0])]
+                matched.add(near[0])
             labels.append(Label.PARTIAL if free else Label.NO)
     best_item = exact_item
     labels = labels[:MAX_JUDGED_ROWS]
     if Category.RANKING in {Category(c) for c in categories} and len(gold_rows) > 1:
         labels = _order_penalty(labels, best_item[: len(labels)])
     return MatchResult(labels, len(gold_rows), answer, len(matched))
+
+
+def _misspelt(row: list[_Cell], item: _Item, gold_texts: set[str]) -> bool:
+    """Whether ``item`` writes one of the row's names with a slip ("ozunam01" for "ozunama01"):
+    the same digits, at least 85% alike, and nearer to it than to any other gold name. That
+    says which row is meant, but not rightly: Partial at most."""
+    words = item.norm.split()
+    for cell in row:
+        if not cell.names or cell.when is not None or len(cell.norm) < _MIN_MISSPELT:
+            continue
+        size = len(cell.norm.split())
+        digits = re.sub(r"\D", "", cell.norm)
+        for k in range(len(words) - size + 1):
+            window = " ".join(words[k : k + size])
+            if window == cell.norm or re.sub(r"\D", "", window) != digits:
+                continue
+            alike = SequenceMatcher(None, window, cell.norm).ratio()
+            if alike >= _ALIKE and all(
+                SequenceMatcher(None, window, other).ratio() < alike for other in gold_texts if other != cell.norm
+            ):
+                return True
+    return False
 
 
 def _mark_longer(rows: list[list[_Cell]]) -> None:
@@ -394,15 +456,18 @@ def _mark_longer(rows: list[list[_Cell]]) -> None:
                 )
 
 
-def _split_items(lines: list[str], gold_rows: Sequence[Sequence[Any]], rows: list[list[_Cell]]) -> list[str]:
-    """Cut a line into clauses when it names two or more gold rows.
+def _split_items(
+    lines: list[str], headings: list[str], gold_rows: Sequence[Sequence[Any]], rows: list[list[_Cell]]
+) -> tuple[list[str], list[str]]:
+    """Cut a line into clauses when it names two or more gold rows; each clause keeps its line's
+    heading, and a lead-in the line gives its clauses ("2019: ...").
 
     A row is *named* by a value no other gold row has: any value when rows have one cell, else a
     text or date value (numbers are too easily shared to say which record a clause is about, and
     cutting a "Rock, 1297" line apart would break the row it holds).
     """
     if len(rows) < 2:
-        return lines
+        return lines, headings
     single = all(len([c for c in row if not c.ignored]) <= 1 for row in rows)
     counts = Counter(c.key for row in rows for c in {c.key: c for c in row}.values())
     naming = [[c for c in row if not c.ignored and counts[c.key] == 1 and (single or c.names)] for row in rows]
@@ -416,22 +481,45 @@ def _split_items(lines: list[str], gold_rows: Sequence[Sequence[Any]], rows: lis
     # sections. Fall 2002: 9 sections."): a sentence end is a clearer border than a comma.
     keys = [[c for c in row if not c.ignored and counts[c.key] == 1] for row in rows]
     out: list[str] = []
-    for line in lines:
+    scopes: list[str] = []
+    for line, heading in zip(lines, headings, strict=True):
         parts = _sentences(line, keys, protected, rows) if _rows_named(_Item.of(line), keys) >= 2 else [line]
         for part in parts:
-            named = _rows_named(_Item.of(part), naming)
-            out.extend(_distribute(_split_clauses(part, protected), names) if named >= 2 else [part])
-    return out
+            if _rows_named(_Item.of(part), naming) < 2:
+                out.append(part)
+                scopes.append(heading)
+                continue
+            lead, rest = _lead_in(part, naming)
+            clauses = _distribute(_split_clauses(rest, protected), names)
+            if lead and clauses:  # the lead stays in the first clause's text, as written
+                clauses[0] = f"{lead}: {clauses[0]}"
+            out.extend(clauses)
+            scopes.extend(f"{heading} {lead}".strip() for _ in clauses)
+    return out, scopes
+
+
+def _lead_in(line: str, naming: list[list[_Cell]]) -> tuple[str, str]:
+    """``"2019: Yankees (103), Twins (101)"`` -> ``("2019", "Yankees (103), Twins (101)")``: text
+    before a colon that names no row of its own is said of every row listed after it."""
+    colon = _LEAD_COLON.search(line)
+    if colon is None:
+        return "", line
+    lead, rest = line[: colon.start()], line[colon.end() :]
+    if _rows_named(_Item.of(lead), naming) or _rows_named(_Item.of(rest), naming) < 2:
+        return "", line
+    return lead, rest
 
 
 def _sentences(line: str, keys: list[list[_Cell]], protected: Sequence[str], rows: list[list[_Cell]]) -> list[str]:
     """The line's sentences; one that goes on about the rows of the sentence before it ("Rock.
-    It has 1297 tracks."), or holds no gold value at all, is joined to it."""
+    It has 1297 tracks."), or holds no name nor date of any row ("Alaska Airlines Inc. |
+    operated one as well."), is joined to it."""
     groups: list[tuple[list[str], set[int]]] = []
     for sentence in _split_clauses(line, protected, _SENTENCES):
         item = _Item.of(sentence)
         named = {r for r, cells in enumerate(keys) if any(c.found_in(item) for c in cells)}
-        silent = not named and not any(c.found_in(item) for row in rows for c in row if not c.ignored)
+        # no row named and no text or date of any row: numbers alone say nothing of which record
+        silent = not named and not any(c.found_in(item) for row in rows for c in row if c.names)
         if groups and ((named and named <= groups[-1][1]) or silent):
             groups[-1][0].append(sentence)
         else:

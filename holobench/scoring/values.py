@@ -62,7 +62,7 @@ _WORDS = {
 }
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(_WORDS) + r")\b", re.IGNORECASE)
 # "with no ballots", "no flights": a count of zero (a plural noun after "no"; "No answer" is not one)
-_NO_COUNT = re.compile(r"\bno\s+(?:recorded\s+)?[a-z]+s\b", re.IGNORECASE)
+_NO_COUNT = re.compile(r"\bno\s+(?:(?:recorded|such|matching)\s+)?[a-z]+s\b", re.IGNORECASE)
 
 _MONTHS = {
     name: i
@@ -128,7 +128,7 @@ _APOSTROPHES = frozenset("'\u2019\u02bc`")
 @dataclass(frozen=True)
 class Number:
     value: float
-    decimals: int  # digits shown after the decimal point
+    decimals: int  # digits shown after the decimal point (negative: 5.59e11 shows down to 1e9)
     percent: bool
 
 
@@ -152,8 +152,8 @@ def numbers_in(text: str) -> list[Number]:
         if m.group("sign") in ("-", "\u2212"):
             value = -value
         decimals = len(m.group("frac") or ".") - 1
-        if m.group("exp"):
-            decimals = max(0, decimals - int(m.group("exp")[1:]))
+        if m.group("exp"):  # 5.59e11 shows its digits down to 1e9: -9 decimals
+            decimals -= int(m.group("exp")[1:])
         found.append(Number(value, decimals, bool(m.group("pct"))))
     for m in _BARE_FRACTION.finditer(text):
         value = float("0." + m.group("frac")) * (-1 if m.group("sign") else 1)
@@ -228,16 +228,22 @@ def times_in(text: str) -> set[tuple[int, int, int]]:
 
 
 def number_matches(gold: float, exact: bool, candidates: list[Number], rel_tol: float) -> bool:
-    """Integers must be equal; other numbers agree within ``rel_tol`` or to the decimals shown."""
+    """Integers must be equal. Other numbers agree when the answer shows the gold rounded to its
+    decimals, or when they are within ``rel_tol`` and every digit the answer shows is right but
+    the last, which may be one off (``4.38`` for 4.386, not ``97.9`` for 97.2); digits past the
+    fourth significant one are not read (``58.6431`` for 58.6428)."""
     for n in candidates:
         for value in (n.value, n.value / 100) if n.percent else (n.value,):
             if exact:
                 if value == gold:
                     return True
                 continue
-            if math.isclose(value, gold, rel_tol=rel_tol, abs_tol=1e-9):
-                return True
             decimals = n.decimals if not (n.percent and value != n.value) else n.decimals + 2
-            if n.decimals >= 1 and abs(value - gold) <= 0.5 * 10**-decimals + 1e-12:
+            gap = abs(value - gold)
+            if n.decimals >= 1 and gap <= 0.5 * 10**-decimals + 1e-12:
+                return True
+            if not math.isclose(value, gold, rel_tol=rel_tol, abs_tol=1e-9):
+                continue
+            if gold == 0 or gap <= max(10**-decimals, 10 ** (math.floor(math.log10(abs(gold))) - 3)) + 1e-12:
                 return True
     return False
