@@ -200,6 +200,14 @@ def test_only_the_first_fifty_rows_are_judged() -> None:
         (0.97197, "97.1%", True),  # cut, not rounded: within one unit of the last digit
         (559151000000.0, "5.59e11", True),  # shows its digits down to 1e9
         (559151000000.0, "5.95e11", False),
+        (36500000, "$36.5M", True),  # an amount with a magnitude
+        (24857142, "$24.86M", True),  # rounded to the four digits shown
+        (24857142, "$24.9M", True),
+        (24857142, "$24.68M", False),
+        (24857142, "24.86 million", True),
+        (1297, "about 1.3 thousand", False),  # two digits are not a count
+        (5, "5m", False),  # metres or minutes, not millions
+        (5000000, "5m", False),
         (0.125, "12.5%", True),
         (12.5, "12.5%", True),
         (0.5, ".5", True),
@@ -215,6 +223,12 @@ def test_numbers(gold: Any, written: str, ok: bool) -> None:
     ("gold", "written", "ok"),
     [
         ("AC/DC", "ac dc", True),
+        ("Denver Intl", "Denver International", True),  # the data's abbreviations, written out
+        ("Eagle Co Rgnl", "Eagle County Regional", True),
+        ("Minneapolis St Paul Intl", "Minneapolis–St. Paul International", True),
+        ("Denver Intl", "Denver", False),
+        ("La Guardia", "LaGuardia", True),  # two words written as one
+        ("La Guardia", "La Paz", False),
         ("Zé Ramalho", "ZE RAMALHO", True),
         ("Hugh O'Reilly", "Hugh OReilly", True),
         ("Art", "Arthur", False),
@@ -272,6 +286,17 @@ def test_a_restated_threshold_is_no_rows_value() -> None:
     gold = [["Astros", 107], ["Dodgers", 100]]
     assert labels(gold, "Final answer:\nTeams with at least 100 wins:\n- Astros: 107\n- Dodgers") == [E, P]
     assert labels(gold, "Final answer: In 2019, with more than 100 wins: Astros (107), Dodgers") == [E, P]
+
+
+def test_a_sentence_ends_after_a_unit_but_not_after_an_initial() -> None:
+    gold = [["Kennedy", 62.78], ["Newark", 64.89]]
+    assert labels(gold, "Kennedy averaged 62.78 °F. Newark averaged 64.89 °F.") == [E, E]
+    assert match([["J. Smith", 3]], "J. Smith scored 3. Others scored less.").labels == [E]
+
+
+def test_no_before_a_plural_one_word_later_is_zero() -> None:
+    assert labels([["Veterans", 0]], "The Veterans have no ballot counts.") == [E]
+    assert labels([[0]], "No answer is possible.") == [N]
 
 
 def test_a_sentence_with_only_shared_numbers_stays_with_its_name() -> None:
@@ -458,7 +483,11 @@ def test_match_agreement_on_the_held_out_set_does_not_fall() -> None:
 
 @pytest.mark.parametrize(
     ("name", "rows", "kappa_floor"),
-    [("calibration-independent.yaml", 0.95, 0.9), ("calibration-independent-2.yaml", 0.95, 0.9)],
+    [
+        ("calibration-independent.yaml", 0.95, 0.9),
+        ("calibration-independent-2.yaml", 0.95, 0.9),
+        ("calibration-independent-3.yaml", 0.95, 0.9),
+    ],
 )
 def test_independent_sets_are_real_and_floor_agreement(name: str, rows: float, kappa_floor: float) -> None:
     """The second grader's sets: real instances, at least 150 gold rows; a regression floor at

@@ -22,8 +22,9 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from datetime import date
+from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Any
 
 from holobench.prompts import split_reasoning
@@ -66,8 +67,8 @@ _NONE_PHRASES = re.compile(
 )
 _PLACEHOLDER = "\x00"
 # A sentence end ("Fall 2001: 2 sections. Fall 2002: 9 sections.") always separates clauses.
-# (not after an initial or a short title: "J. Smith", "St. Louis", "Dr. Lee")
-_SENTENCE = r"(?<=[.!?])(?<!\b[A-Z][.!?])(?<!\b[A-Z][a-z][.!?])\s+(?=\S)"
+# (not after an initial or a short title: "J. Smith", "St. Louis", "Dr. Lee"; but after a unit: "87.98 °F.")
+_SENTENCE = r"(?<=[.!?])(?<![^\w\u00b0][A-Z][.!?])(?<!^[A-Z][.!?])(?<!\b[A-Z][a-z][.!?])\s+(?=\S)"
 _SENTENCES = re.compile(_SENTENCE)
 _PARENTHESES = re.compile(r"\([^()]*\)")
 _SEMICOLON = re.compile(";")
@@ -99,22 +100,28 @@ class Answer:
     headings: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Item:
     text: str
     norm: str
-    numbers: list[Number]
-    dates: set[date] = field(default_factory=set)
-    times: set[tuple[int, int, int]] = field(default_factory=set)
+    numbers: tuple[Number, ...]
+    dates: frozenset[date] = frozenset()
+    times: frozenset[tuple[int, int, int]] = frozenset()
 
-    @classmethod
-    def of(cls, text: str) -> _Item:
-        text = _plain(text)
-        norm = normalize_text(text)
-        bare = _POSSESSIVE.sub(r"\1", text)  # "the BBWAA's lowest" names BBWAA
-        if bare != text:
-            norm = f"{norm} {normalize_text(bare)}"
-        return cls(text, f" {norm} ", numbers_in(text), dates_in(text), times_in(text))
+    @staticmethod
+    def of(text: str) -> _Item:
+        return _read_item(text)
+
+
+@lru_cache(maxsize=4096)
+def _read_item(text: str) -> _Item:
+    """Read once: a line is read again as a clause, a sentence and an item, and replies repeat."""
+    text = _plain(text)
+    norm = normalize_text(text)
+    bare = _POSSESSIVE.sub(r"\1", text)  # "the BBWAA's lowest" names BBWAA
+    if bare != text:
+        norm = f"{norm} {normalize_text(bare)}"
+    return _Item(text, f" {norm} ", tuple(numbers_in(text)), frozenset(dates_in(text)), frozenset(times_in(text)))
 
 
 _POSSESSIVE = re.compile(r"(\w)['\u2019]s\b")
@@ -263,6 +270,8 @@ class _Cell:
             self.norm = normalize_text(value)
         elif value is not None:
             self.norm = normalize_text(str(value))
+        words = self.norm.split()
+        self.joined = "".join(words) if 1 < len(words) <= 3 and all(w.isalpha() for w in words) else None
 
     @property
     def ignored(self) -> bool:
@@ -303,7 +312,8 @@ class _Cell:
         text = item.norm
         for value in self.longer:  # "AAC audio file" inside "Purchased AAC audio file" is not it
             text = text.replace(f" {value} ", " ")
-        return f" {self.norm} " in text
+        # "La Guardia" written "LaGuardia"
+        return f" {self.norm} " in text or (self.joined is not None and f" {self.joined} " in text)
 
 
 @dataclass

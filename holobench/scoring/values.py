@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,10 +18,11 @@ _NUMBER = re.compile(
     r"""
     (?<![\w.])                                  # not glued to a word or another number
     (?P<sign>[-\u2212+])?
-    (?:[$\u20ac\u00a3\u00a5]\s?)?               # currency symbol
+    (?P<cur>[$\u20ac\u00a3\u00a5]\s?)?          # currency symbol
     (?P<int>\d{1,3}(?:,\d{3})+|\d+)            # 1,297 or 1297
     (?P<frac>\.\d+)?
     (?P<exp>[eE][-+]?\d+)?
+    (?P<mag>\s(?:thousand|million|billion|trillion)|(?:[kKmMbB]|bn|mn))?  # 36.5 million, $24.86M
     (?P<pct>\s?%)?
     (?![\w])
     """,
@@ -60,9 +62,14 @@ _WORDS = {
     "eighty": 80,
     "ninety": 90,
 }
+_MAGNITUDES = {"k": 3, "thousand": 3, "m": 6, "mn": 6, "million": 6, "b": 9, "bn": 9, "billion": 9, "trillion": 12}
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(_WORDS) + r")\b", re.IGNORECASE)
-# "with no ballots", "no flights": a count of zero (a plural noun after "no"; "No answer" is not one)
-_NO_COUNT = re.compile(r"\bno\s+(?:(?:recorded|such|matching)\s+)?[a-z]+s\b", re.IGNORECASE)
+# "with no ballots", "no ballot counts": a count of zero (a plural noun after "no", or one word
+# later; "No answer" and "no answer is given" are not one)
+_NO_COUNT = re.compile(
+    r"\bno\s+(?:[a-z]+\s+)?(?!(?:is|was|has|as|its|this|does|thus|plus|less|unless|across|yes|us|exists|remains|appears|applies|matches|contains|seems|means|gives)\b)[a-z]+s\b",
+    re.IGNORECASE,
+)
 
 _MONTHS = {
     name: i
@@ -122,6 +129,35 @@ _LETTERS = str.maketrans(
         "ı": "i",
     }
 )
+# Words that data abbreviates and people write out (FAA names, companies, titles): one form for
+# both, so "Denver International" is "Denver Intl" and "Eagle County Regional" "Eagle Co Rgnl".
+_SHORT = {
+    "international": "intl",
+    "regional": "rgnl",
+    "county": "co",
+    "cnty": "co",
+    "company": "co",
+    "saint": "st",
+    "street": "st",
+    "fort": "ft",
+    "mount": "mt",
+    "national": "natl",
+    "municipal": "muni",
+    "airport": "arpt",
+    "field": "fld",
+    "memorial": "mem",
+    "incorporated": "inc",
+    "corporation": "corp",
+    "limited": "ltd",
+    "junior": "jr",
+    "senior": "sr",
+    "avenue": "ave",
+    "university": "univ",
+    "brothers": "bros",
+}
+_LONG_WORD = re.compile(r"\b(?:" + "|".join(_SHORT) + r")\b")
+_NON_WORD = re.compile(r"[\W_]+")
+_ASCII_APOSTROPHES = str.maketrans("", "", "'`")
 _APOSTROPHES = frozenset("'\u2019\u02bc`")
 
 
@@ -130,14 +166,20 @@ class Number:
     value: float
     decimals: int  # digits shown after the decimal point (negative: 5.59e11 shows down to 1e9)
     percent: bool
+    #: significant digits shown, when written with a magnitude ("$24.86M": 4); 0 otherwise
+    scaled: int = 0
 
 
 def normalize_text(text: str) -> str:
-    """Casefolded words without accents or punctuation: ``"Zé's  AC/DC"`` -> ``"ze s ac dc"``."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_LETTERS))
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c) and c not in _APOSTROPHES)
-    words = re.sub(r"[\W_]+", " ", stripped.casefold())
-    return " ".join(words.split())
+    """Casefolded words without accents or punctuation, common abbreviations in one form:
+    ``"Zé's  AC/DC"`` -> ``"ze s ac dc"``, ``"Eagle County Regional"`` -> ``"eagle co rgnl"``."""
+    if text.isascii():  # most text: nothing to decompose
+        stripped = text.translate(_ASCII_APOSTROPHES)
+    else:
+        decomposed = unicodedata.normalize("NFKD", text.translate(_LETTERS))
+        stripped = "".join(c for c in decomposed if not unicodedata.combining(c) and c not in _APOSTROPHES)
+    words = " ".join(_NON_WORD.sub(" ", stripped.casefold()).split())
+    return _LONG_WORD.sub(lambda m: _SHORT[m.group(0)], words) if _LONG_WORD.search(words) else words
 
 
 def numbers_in(text: str) -> list[Number]:
@@ -154,7 +196,18 @@ def numbers_in(text: str) -> list[Number]:
         decimals = len(m.group("frac") or ".") - 1
         if m.group("exp"):  # 5.59e11 shows its digits down to 1e9: -9 decimals
             decimals -= int(m.group("exp")[1:])
-        found.append(Number(value, decimals, bool(m.group("pct"))))
+        scaled = 0
+        if m.group("mag"):
+            written = m.group("mag").strip()
+            if written in ("m", "b") and not m.group("cur"):
+                continue  # "5m" is five metres or minutes; "5M", "$5m" and "5 million" are amounts
+            word = written.lower()
+            power = _MAGNITUDES[word]
+            # parsed as 36.5e6, since 36.5 * 10**6 is 36499999.999999996
+            exact = float(f"{digits}e{power}") if not m.group("exp") else abs(value) * 10**power
+            value, decimals = math.copysign(exact, value), decimals - power
+            scaled = len((m.group("int") + (m.group("frac") or "")[1:]).replace(",", "").lstrip("0"))
+        found.append(Number(value, decimals, bool(m.group("pct")), scaled))
     for m in _BARE_FRACTION.finditer(text):
         value = float("0." + m.group("frac")) * (-1 if m.group("sign") else 1)
         found.append(Number(value, len(m.group("frac")), bool(m.group("pct"))))
@@ -227,7 +280,7 @@ def times_in(text: str) -> set[tuple[int, int, int]]:
     return found
 
 
-def number_matches(gold: float, exact: bool, candidates: list[Number], rel_tol: float) -> bool:
+def number_matches(gold: float, exact: bool, candidates: Sequence[Number], rel_tol: float) -> bool:
     """Integers must be equal. Other numbers agree when the answer shows the gold rounded to its
     decimals, or when they are within ``rel_tol`` and every digit the answer shows is right but
     the last, which may be one off (``4.38`` for 4.386, not ``97.9`` for 97.2); digits past the
@@ -236,6 +289,10 @@ def number_matches(gold: float, exact: bool, candidates: list[Number], rel_tol: 
         for value in (n.value, n.value / 100) if n.percent else (n.value,):
             if exact:
                 if value == gold:
+                    return True
+                # "$24.86M" for 24,857,142: a large amount rounded to the digits shown (three or
+                # more; "1.3 thousand" is not a count of 1297)
+                if n.scaled >= 3 and abs(value - gold) <= 0.5 * 10**-n.decimals * (1 + 1e-9):
                     return True
                 continue
             decimals = n.decimals if not (n.percent and value != n.value) else n.decimals + 2
