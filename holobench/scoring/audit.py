@@ -66,7 +66,7 @@ def _render(rows: Sequence[Sequence[Any]]) -> str:
 
 def _score(item: AuditItem, answer: str) -> float:
     response = f"Final answer: {answer}"
-    result = match(item.gold.rows, response, categories=item.categories)
+    result = match(item.gold.rows, response, categories=item.categories, sql=item.sql)
     labels = result.labels
     if item.answerable is False:
         labels = abstention_labels(result, response, "cot", DEFAULT_REL_TOL)

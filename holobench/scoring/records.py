@@ -38,6 +38,7 @@ class GoldView(BaseModel):
     categories: tuple[Category, ...]
     gold: Result
     answerable: bool | None = None
+    sql: str = Field(default="", description="the query, which says how its rows order and round")
 
 
 class ScoreRecord(BaseModel):

@@ -111,6 +111,7 @@ def match_record(
         prompt=prediction.prompt,
         categories=instance.categories,
         rel_tol=rel_tol,
+        sql=instance.sql,
     )
     labels = result.labels
     if instance.answerable is False:

@@ -154,8 +154,9 @@ _SHORT = {
     "avenue": "ave",
     "university": "univ",
     "brothers": "bros",
+    "part": "pt",
 }
-_LONG_WORD = re.compile(r"\b(?:" + "|".join(_SHORT) + r")\b")
+_LONG_WORD = re.compile(r"\b(?:" + "|".join(sorted(_SHORT, key=len, reverse=True)) + r")\b")
 _NON_WORD = re.compile(r"[\W_]+")
 _ASCII_APOSTROPHES = str.maketrans("", "", "'`")
 _APOSTROPHES = frozenset("'\u2019\u02bc`")
@@ -280,12 +281,17 @@ def times_in(text: str) -> set[tuple[int, int, int]]:
     return found
 
 
-def number_matches(gold: float, exact: bool, candidates: Sequence[Number], rel_tol: float) -> bool:
+def number_matches(
+    gold: float, exact: bool, candidates: Sequence[Number], rel_tol: float, decimals: int | None = None
+) -> bool:
     """Integers must be equal. Other numbers agree when the answer shows the gold rounded to its
     decimals, or when they are within ``rel_tol`` and every digit the answer shows is right but
     the last, which may be one off (``4.38`` for 4.386, not ``97.9`` for 97.2); digits past the
-    fourth significant one are not read (``58.6431`` for 58.6428)."""
+    fourth significant one are not read (``58.6431`` for 58.6428). When the query rounds the
+    column to ``decimals``, an answer that shows fewer is too coarse (``205`` for 204.7)."""
     for n in candidates:
+        if decimals is not None and n.decimals < decimals and n.value != gold and not n.percent:
+            continue
         for value in (n.value, n.value / 100) if n.percent else (n.value,):
             if exact:
                 if value == gold:
