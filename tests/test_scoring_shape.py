@@ -75,3 +75,8 @@ def test_a_value_coarser_than_the_query_rounds_is_partial() -> None:
     assert match([[204.7]], "About 205 seats.").labels == [E]  # no precision asked
     assert match([[204.7]], "About 210 seats.", sql=sql).labels == [N]
     assert match([[5.0]], "5 seats", sql=sql).labels == [E]  # the value itself
+    # asked rounded: the last digit must be the rounded one (5.4359 cut to 5.43 is not 5.44)
+    two = "SELECT ROUND(AVG(total), 2) FROM invoices"
+    assert match([[5.44]], "$5.43", sql=two).labels == [P]
+    assert match([[5.44]], "$5.43").labels == [E]  # no precision asked: one off in the last digit
+    assert match([[5.44]], "$5.440", sql=two).labels == [E]

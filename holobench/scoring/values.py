@@ -282,15 +282,16 @@ def times_in(text: str) -> set[tuple[int, int, int]]:
 
 
 def number_matches(
-    gold: float, exact: bool, candidates: Sequence[Number], rel_tol: float, decimals: int | None = None
+    gold: float, exact: bool, candidates: Sequence[Number], rel_tol: float, rounded_to: int | None = None
 ) -> bool:
     """Integers must be equal. Other numbers agree when the answer shows the gold rounded to its
     decimals, or when they are within ``rel_tol`` and every digit the answer shows is right but
     the last, which may be one off (``4.38`` for 4.386, not ``97.9`` for 97.2); digits past the
     fourth significant one are not read (``58.6431`` for 58.6428). When the query rounds the
-    column to ``decimals``, an answer that shows fewer is too coarse (``205`` for 204.7)."""
+    column (``rounded_to`` decimals), the answer must give that rounding: ``205`` is too coarse
+    for 204.7, and ``5.43`` is not 5.44 (the question asked for it rounded, not cut)."""
     for n in candidates:
-        if decimals is not None and n.decimals < decimals and n.value != gold and not n.percent:
+        if rounded_to is not None and n.decimals < rounded_to and n.value != gold and not n.percent:
             continue
         for value in (n.value, n.value / 100) if n.percent else (n.value,):
             if exact:
@@ -301,12 +302,12 @@ def number_matches(
                 if n.scaled >= 3 and abs(value - gold) <= 0.5 * 10**-n.decimals * (1 + 1e-9):
                     return True
                 continue
-            decimals = n.decimals if not (n.percent and value != n.value) else n.decimals + 2
+            shown = n.decimals if not (n.percent and value != n.value) else n.decimals + 2
             gap = abs(value - gold)
-            if n.decimals >= 1 and gap <= 0.5 * 10**-decimals + 1e-12:
+            if gap <= 1e-12 or (n.decimals >= 1 and gap <= 0.5 * 10**-shown + 1e-12):
                 return True
-            if not math.isclose(value, gold, rel_tol=rel_tol, abs_tol=1e-9):
+            if rounded_to is not None or not math.isclose(value, gold, rel_tol=rel_tol, abs_tol=1e-9):
                 continue
-            if gold == 0 or gap <= max(10**-decimals, 10 ** (math.floor(math.log10(abs(gold))) - 3)) + 1e-12:
+            if gold == 0 or gap <= max(10**-shown, 10 ** (math.floor(math.log10(abs(gold))) - 3)) + 1e-12:
                 return True
     return False
