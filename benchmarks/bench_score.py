@@ -16,14 +16,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from holobench.journal import Journal
+from holobench.jsonl import file_hash, read_instances
 from holobench.leaderboard import build
+from holobench.records import Instance, Prediction
 from holobench.report import write_report
-from holobench.runner import Journal, Prediction, file_hash, read_instances
 from holobench.scoring.score import read_scores, score_match
 from holobench.scoring.trust import rescore_problems
 from holobench.submit import pack, validate
 from holobench.suite import generate_suite, load_suite
-from holobench.types import Instance
 
 
 def reply(instance: Instance, style: int) -> tuple[str, str]:

@@ -7,11 +7,7 @@ from holobench._version import __version__
 from holobench.context import GenerationError, InstanceBuilder
 from holobench.errors import FaithfulnessError, HoloBenchError, QueryError, SourceError, TemplateError
 from holobench.queries import QueryFile, load_query_file, validate_queries
-from holobench.sources import Database, Source, open_database, open_source
-from holobench.sql import columns_used, parse, suggest_categories, tables_used, to_duckdb
-from holobench.suite import Suite, generate_suite, load_suite
-from holobench.tokenizers import Tokenizer, get_tokenizer
-from holobench.types import (
+from holobench.records import (
     Category,
     Difficulty,
     EngineDifference,
@@ -22,6 +18,10 @@ from holobench.types import (
     Result,
     TableSchema,
 )
+from holobench.sources import Database, Source, open_database, open_source
+from holobench.sql import columns_used, parse, suggest_categories, tables_used, to_duckdb
+from holobench.suite import Suite, generate_suite, load_suite
+from holobench.tokenizers import Tokenizer, get_tokenizer
 from holobench.verbalize import check_database
 
 __all__ = [

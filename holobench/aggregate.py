@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from holobench.scoring.records import ScoreRecord
+from holobench.records import ScoreRecord
 
 N_BOOT = 2000
 SEED = 0

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from holobench.sources.base import Database
+from holobench.database import Database
+from holobench.records import Result
 from holobench.sql import NUMERIC_PREFIX, finish_rows, parse, sqlite_round, with_tiebreak
-from holobench.types import Result
 
 
 def _reference_round(value: Any, digits: Any = 0) -> float | None:

@@ -18,12 +18,13 @@ from rich.table import Table
 
 from holobench._io import atomic_write_text, check_output_dir, check_output_file
 from holobench._urls import check_base_url
+from holobench.database import Database
 from holobench.errors import HoloBenchError, field_problem
 from holobench.queries import load_query_file, validate_queries
+from holobench.records import Placement
 from holobench.sources import open_source
-from holobench.sources.base import Database, Source
+from holobench.sources.base import Source
 from holobench.sources.bundled import BundledSource
-from holobench.types import Placement
 from holobench.verbalize import check_database
 
 app = typer.Typer(
@@ -351,10 +352,10 @@ def generate(
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     from holobench.context import InstanceBuilder, LazyFiller
+    from holobench.records import Category, Difficulty, Query
     from holobench.sql import parse, suggest_categories
     from holobench.suite import SuiteRun, generate_suite, instance_json, load_suite
     from holobench.tokenizers import get_tokenizer
-    from holobench.types import Category, Difficulty, Query
 
     if suite is not None:
         spec = load_suite(suite)
@@ -565,7 +566,7 @@ def run(
         markup=False,
     )
     if counts["error"]:
-        from holobench.runner import Journal
+        from holobench.journal import Journal
 
         failed = [p for p in Journal(output / "predictions.jsonl").load(repair=False).values() if p.status == "error"]
         if failed:

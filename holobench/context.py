@@ -31,21 +31,14 @@ from dataclasses import dataclass
 
 import duckdb
 
+from holobench.database import Database, load_table, lock_down, new_connection
 from holobench.errors import HoloBenchError, QueryError
 from holobench.lines import SEPARATOR, Line, TableLines, round_robin, seeded_rng, take
 from holobench.provenance import Provenance, compute_provenance
+from holobench.records import Instance, InstanceConfig, InstanceStats, Placement, Query, Result
 from holobench.sampling import ATTEMPTS, DEFAULT_POSITIVES, AnswerableSampler, Draw, Sampling, acceptable
-from holobench.sources.base import Database, load_table, lock_down, new_connection
 from holobench.sql import execute_duckdb, parse, tables_used
 from holobench.tokenizers import Tokenizer, lines_add_up
-from holobench.types import (
-    Instance,
-    InstanceConfig,
-    InstanceStats,
-    Placement,
-    Query,
-    Result,
-)
 
 GENERATOR_VERSION = "1"
 

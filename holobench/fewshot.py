@@ -57,9 +57,9 @@ def answer_line(rows: Sequence[Sequence[Any]]) -> str:
 def demonstrations(exclude_db: str, seed: int = 0, shots: int = SHOTS) -> tuple[Demonstration, ...]:
     """``shots`` worked examples from bundled databases other than ``exclude_db``."""
     from holobench.context import GenerationError, InstanceBuilder
+    from holobench.records import Difficulty
     from holobench.sources import BundledSource
     from holobench.tokenizers import get_tokenizer
-    from holobench.types import Difficulty
 
     source = BundledSource()
     rng = seeded_rng("fewshot", seed, exclude_db)

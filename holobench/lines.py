@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from holobench.sources.base import Database
+from holobench.database import Database
+from holobench.records import LineSource
 from holobench.token_cache import table_lines
 from holobench.tokenizers import Tokenizer
-from holobench.types import LineSource
 
 SEPARATOR = "\n"
 T = TypeVar("T")

@@ -28,7 +28,7 @@ import sqlglot
 from pydantic import BaseModel, ConfigDict
 from sqlglot import exp
 
-from holobench.sources.base import Database
+from holobench.database import Database
 from holobench.sql import is_aggregate_select, parse, query_timeout, time_limit, to_duckdb
 
 RowRef = tuple[str, int]  # (table, 0-based row in natural order)

@@ -9,10 +9,10 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from holobench.database import Database
 from holobench.errors import HoloBenchError, QueryError, field_problem
-from holobench.sources.base import Database
+from holobench.records import Category, Query
 from holobench.sql import parse, suggest_categories, tables_used
-from holobench.types import Category, Query
 
 
 class QueryFile(BaseModel):

@@ -14,20 +14,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal, TypeVar, overload
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from holobench._io import atomic_write_text, exclusive, naming
+from holobench._io import atomic_write_text, exclusive
 from holobench._version import __version__
-from holobench.backends.base import Backend, ChatMessage, ChatRequest, ContextLengthError, SamplingParams, Usage
+from holobench.backends.base import Backend, ChatMessage, ChatRequest, ContextLengthError, SamplingParams
 from holobench.backends.client import MAX_RETRY_AFTER, Client, Outcome, PriceTable
 from holobench.backends.registry import BackendOptions, create_backend
 from holobench.cache import ResponseCache
@@ -35,34 +33,11 @@ from holobench.environment import suite_versions, versions
 from holobench.errors import HoloBenchError
 from holobench.fewshot import STOP as FEWSHOT_STOP
 from holobench.fewshot import demonstrations
+from holobench.journal import Journal
+from holobench.jsonl import file_hash, leading_id, read_instances
 from holobench.prompts import AUTO, PROMPTS, prompt_version, render_prompt, split_reasoning
+from holobench.records import Instance, Prediction, PromptItem, RunItem
 from holobench.tokenizers import get_tokenizer
-from holobench.types import Instance, InstanceConfig, LineSource
-
-Status = Literal["ok", "error", "skipped"]
-
-
-class Prediction(BaseModel):
-    """One journal record."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    backend: str
-    model: str
-    prompt: str
-    status: Status
-    response: str | None = None
-    reasoning: str | None = None
-    usage: Usage = Usage()
-    latency_s: float = 0.0
-    attempts: int = 0
-    cached: bool = False
-    finish_reason: str | None = None
-    error: str | None = None
-    skip_reason: str | None = None
-    cost_usd: float | None = None
-    retrieval: dict[str, Any] | None = None
 
 
 class RunConfig(BaseModel):
@@ -103,136 +78,6 @@ def in_shard(instance_id: str, shard: tuple[int, int] | None) -> bool:
         return True
     digest = int(hashlib.sha256(instance_id.encode("utf-8")).hexdigest()[:12], 16)
     return digest % shard[1] == shard[0]
-
-
-def _leading_id(line: str) -> str | None:
-    """Records are written with their id first, so it can be read without parsing the record."""
-    return line[7 : line.index('"', 7)] if line.startswith('{"id":"') else None
-
-
-class PromptItem(BaseModel):
-    """The part of an instance record that a request needs.  The runner reads records as this:
-    the gold answer and the per-line provenance (thousands of objects at 64k tokens) are skipped
-    over by the JSON parser instead of being validated for every request."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: str
-    db_id: str = ""
-    context: str
-    question: str
-    config: InstanceConfig
-
-
-class RunItem(PromptItem):
-    """A prompt item with its line provenance, for backends (RAG) that rebuild the context."""
-
-    lines: list[LineSource]
-
-
-RecordT = TypeVar("RecordT", bound=BaseModel)
-
-
-@overload
-def read_instances(path: Path, skip: Callable[[str], bool] | None = None) -> Iterator[Instance]: ...
-
-
-@overload
-def read_instances(path: Path, skip: Callable[[str], bool] | None, model: type[RecordT]) -> Iterator[RecordT]: ...
-
-
-def read_instances(
-    path: Path, skip: Callable[[str], bool] | None = None, model: type[BaseModel] = Instance
-) -> Iterator[BaseModel]:
-    """Stream an instances file; a bad line is an error naming the file and line.
-
-    ``skip(id)`` drops records before they are parsed (resume and shards read big files);
-    ``model`` reads each record as a lighter view (:class:`PromptItem`).
-    """
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise HoloBenchError(f"{path}: cannot read instances ({exc.strerror}); generate them first") from exc
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise HoloBenchError(f"{path}:{number}: not UTF-8 text; is this an instances.jsonl?") from None
-            if not line.strip():
-                continue
-            iid = _leading_id(line)
-            if skip is not None and iid is not None and skip(iid):
-                continue
-            try:
-                instance = model.model_validate_json(line)
-            except ValueError as exc:
-                raise HoloBenchError(f"{path}:{number}: not an instance record ({str(exc).splitlines()[0]})") from exc
-            if skip is None or not skip(getattr(instance, "id", "")):
-                yield instance
-
-
-def file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-class Journal:
-    """Append-only JSONL of predictions."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def load(self, repair: bool = True) -> dict[str, Prediction]:
-        """Latest record per id; a torn last line is cut off (when ``repair``) and ignored."""
-        if not self.path.exists():
-            return {}
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            keep = data.rfind(b"\n") + 1
-            if repair:
-                with self.path.open("r+b") as fh:
-                    fh.truncate(keep)
-            data = data[:keep]
-        records: dict[str, Prediction] = {}
-        for number, line in enumerate(data.splitlines(), start=1):
-            try:
-                record = Prediction.model_validate_json(line)
-            except ValueError as exc:
-                raise HoloBenchError(f"{self.path}:{number}: corrupt journal record; move the file aside") from exc
-            records[record.id] = record
-        return records
-
-    def open(self) -> JournalWriter:
-        return JournalWriter(self.path)
-
-
-class JournalWriter:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._fh = path.open("a", encoding="utf-8")
-
-    def write(self, prediction: Prediction) -> None:
-        with naming(self.path):
-            self._fh.write(prediction.model_dump_json() + "\n")
-            self._fh.flush()
-
-    def close(self) -> None:
-        """Flush and close; a journal left empty (the first write failed) is removed."""
-        try:
-            with naming(self.path):
-                self._fh.flush()
-                os.fsync(self._fh.fileno())
-                self._fh.close()
-        finally:
-            with contextlib.suppress(OSError):  # after a failed write, close re-raises the same error
-                self._fh.close()
-            if self.path.exists() and self.path.stat().st_size == 0:
-                self.path.unlink()
 
 
 Item = Instance | PromptItem
@@ -374,7 +219,7 @@ class Runner:
                     line = raw.decode("utf-8")
                     if not line.strip():
                         continue
-                    iid = _leading_id(line) or str(json.loads(line)["id"])
+                    iid = leading_id(line) or str(json.loads(line)["id"])
                 except (ValueError, KeyError, TypeError):  # UnicodeDecodeError is a ValueError
                     raise HoloBenchError(
                         f"{self.instances}:{number}: not an instance record (no id, or not UTF-8 JSON); "

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from holobench.database import Database
 from holobench.lines import Line, TableLines, round_robin, seeded_rng
 from holobench.provenance import Provenance, RowRef, Witness
-from holobench.sources.base import Database
-from holobench.types import Result
+from holobench.records import Result
 
 DEFAULT_POSITIVES = 0.5
 ATTEMPTS = 4

@@ -37,7 +37,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
 from holobench.errors import QueryError
-from holobench.types import Category, Result
+from holobench.records import Category, Result
 
 Schema = Mapping[str, Mapping[str, str]]
 

@@ -23,17 +23,18 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ValidationError
 
 from holobench._io import atomic_write_text
 from holobench._version import __version__
 from holobench.errors import HoloBenchError
-from holobench.runner import Journal, Prediction, file_hash
-from holobench.scoring.records import ScoreRecord
+from holobench.journal import Journal
+from holobench.jsonl import file_hash
+from holobench.records import Prediction, ScoreRecord, SubmissionManifest
 from holobench.scoring.trust import judge_disagreement, rescore_problems, score_problems
 
 MANIFEST = "manifest.json"
@@ -64,47 +65,6 @@ M = TypeVar("M", bound=BaseModel)
 
 class SubmissionError(HoloBenchError):
     """A submission (or the run being packed) is unsafe, malformed or inconsistent."""
-
-
-class SubmissionManifest(BaseModel):
-    """What a leaderboard shows and checks: which suite, which model and settings, which scorer."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    format_version: Literal[1]
-    holobench_version: str = Field(min_length=1)
-    suite: str = Field(min_length=1)
-    instances_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    n_instances: int = Field(ge=1)
-    model: str = Field(min_length=1)
-    backend: str = Field(min_length=1)
-    backend_settings: dict[str, Any]
-    prompt: str = Field(min_length=1)
-    scorer: str = Field(min_length=1)
-    created: str
-    label: str = Field(default="", max_length=200, description="leaderboard display name; the model by default")
-    notes: str = Field(default="", max_length=10_000)
-    versions: dict[str, Any] = Field(
-        default_factory=dict,
-        description="versions that decided the results: {'run': ..., 'suite': ...} (holobench.environment)",
-    )
-
-    @field_validator("created")
-    @classmethod
-    def _utc_timestamp(cls, value: str) -> str:
-        try:
-            when = datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise ValueError("not an ISO-8601 timestamp, e.g. 2025-01-31T12:00:00Z") from exc
-        if when.utcoffset() != timedelta(0):
-            raise ValueError("must be in UTC, e.g. 2025-01-31T12:00:00Z")
-        return value
-
-    @model_validator(mode="after")
-    def _default_label(self) -> SubmissionManifest:
-        if not self.label.strip():
-            self.label = self.model
-        return self
 
 
 @dataclass(frozen=True)

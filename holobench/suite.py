@@ -21,15 +21,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from holobench._io import atomic_write_text, naming
 from holobench._version import __version__
 from holobench.context import GENERATOR_VERSION, GenerationError, InstanceBuilder
+from holobench.database import Database
 from holobench.environment import versions
 from holobench.errors import HoloBenchError, field_problem
 from holobench.lines import TableLines, seeded_rng
 from holobench.provenance import Provenance, ProvenanceSummary
+from holobench.records import Category, Instance, Placement, Query
 from holobench.sampling import DEFAULT_POSITIVES, MAX_UNANSWERABLE, Sampling
 from holobench.sources import open_source
-from holobench.sources.base import Database, Source
+from holobench.sources.base import Source
 from holobench.tokenizers import DEFAULT_TOKENIZER, get_tokenizer
-from holobench.types import Category, Instance, Placement, Query
 
 _LENGTH = re.compile(r"^\s*(\d+)\s*([kK])?\s*$")
 BUNDLED_SUITES = Path(__file__).resolve().parent / "suites"

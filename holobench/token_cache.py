@@ -23,8 +23,8 @@ from array import array
 from collections.abc import Sequence
 from pathlib import Path
 
+from holobench.database import Database
 from holobench.errors import HoloBenchError
-from holobench.sources.base import Database
 from holobench.tokenizers import Tokenizer, count_many, tokenizer_fingerprint
 
 _ENV = "HOLOBENCH_CACHE_DIR"

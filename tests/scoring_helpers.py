@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from holobench.runner import Prediction, file_hash, read_instances
-from holobench.types import Instance
+from holobench.jsonl import file_hash, read_instances
+from holobench.records import Instance, Prediction
 
 
 def faithful(instance: Instance, rows: int | None = None) -> str:

@@ -220,7 +220,8 @@ def test_llama_cpp_server_answers_openai_sdk(llama_server: str) -> None:
 
 
 def _truncation_verdict(smoke_file: Path, text: str, finish_reason: str | None) -> str:
-    from holobench.runner import Prediction, read_instances
+    from holobench.jsonl import read_instances
+    from holobench.records import Prediction
     from holobench.scoring.score import match_record
 
     instance = next(read_instances(smoke_file))
@@ -314,7 +315,8 @@ def test_the_build_runs_on_a_cpu_without_avx512(tmp_path: Path) -> None:
 def test_the_embedded_model_is_known_as_a_base_model_and_answers_fewshot(smoke_file: Path) -> None:
     """No chat template in the GGUF: a base model. The fewshot prompt goes through llama.cpp's raw
     completion and comes back as one answer line, in the format the scorer reads."""
-    from holobench.runner import RunConfig, read_instances, request_for
+    from holobench.jsonl import read_instances
+    from holobench.runner import RunConfig, request_for
 
     instance = next(read_instances(smoke_file))
     request = request_for(instance, RunConfig(backend="llamacpp", prompt="fewshot"))
@@ -344,7 +346,8 @@ def test_the_chat_option_overrides_the_gguf() -> None:
 def test_fewshot_through_llama_cpp_servers_v1_completions(llama_server: str, smoke_file: Path) -> None:
     """The same fewshot request through llama.cpp's OpenAI-compatible server: /v1/completions."""
     from holobench.backends.openai import OpenAIBackend
-    from holobench.runner import RunConfig, read_instances, request_for
+    from holobench.jsonl import read_instances
+    from holobench.runner import RunConfig, request_for
 
     instance = next(read_instances(smoke_file))
     request = request_for(instance, RunConfig(backend="openai", prompt="fewshot"))

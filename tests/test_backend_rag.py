@@ -30,9 +30,9 @@ from holobench.backends.retrieval import chunk_lines
 from holobench.context import InstanceBuilder
 from holobench.errors import HoloBenchError
 from holobench.prompts import render_prompt
+from holobench.records import Category, LineSource
 from holobench.sources import BundledSource
 from holobench.tokenizers import count_many, get_tokenizer
-from holobench.types import Category, LineSource
 
 pytest.importorskip("bm25s", reason="the rag backend needs bm25s (pip install 'holobench[rag]')")
 pytest.importorskip("Stemmer", reason="BM25 stemming needs PyStemmer (pip install 'holobench[rag]')")

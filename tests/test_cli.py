@@ -16,9 +16,9 @@ from typer.testing import CliRunner, Result
 from holobench import cli
 from holobench.cli import app
 from holobench.errors import HoloBenchError, QueryError, SourceError
+from holobench.records import Category
 from holobench.sources import open_source
 from holobench.sources.bundled import data_root, queries_root
-from holobench.types import Category
 
 ROOT = Path(__file__).resolve().parents[1]
 SPIDER = ROOT.parent / "shared" / "spider"

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 from holobench.agreement import rows_equal, use_reference_round
 from holobench.context import GenerationError, InstanceBuilder, arrange
+from holobench.records import Instance, Placement, Query
 from holobench.sources import BundledSource, Database, SpiderSource
 from holobench.sources.sqlite import load_sqlite
 from holobench.sql import finish_rows, parse, tables_used, with_tiebreak
 from holobench.tokenizers import get_tokenizer
-from holobench.types import Instance, Placement, Query
 
 TOKENIZER = get_tokenizer("o200k_base")
 HYPO = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from holobench.errors import FaithfulnessError
-from holobench.types import Column, TableSchema
+from holobench.records import Column, TableSchema
 from holobench.verbalize.llm import LLMVerbalizer
 
 SCHEMA = TableSchema(

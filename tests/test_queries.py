@@ -11,9 +11,9 @@ import pytest
 from holobench.agreement import compare_engines, rows_equal, run_sqlite
 from holobench.errors import QueryError
 from holobench.queries import load_query_file, validate_query
+from holobench.records import Category, Difficulty, EngineDifference, Query
 from holobench.sources import BundledSource, Database
 from holobench.sql import json_value, parse, suggest_categories, with_tiebreak
-from holobench.types import Category, Difficulty, EngineDifference, Query
 
 from .conftest import BUNDLED_IDS
 

@@ -103,7 +103,7 @@ def test_report_files_match_the_tables(tmp_path: Path, smoke_file: Path) -> None
 def test_rag_runs_get_the_recall_plot(tmp_path: Path, smoke_file: Path) -> None:
     run = write_run(tmp_path, smoke_file, model="rag-model")
     lines = (run / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
-    from holobench.runner import Prediction
+    from holobench.records import Prediction
 
     preds = [Prediction.model_validate_json(x) for x in lines]
     for i, p in enumerate(preds):

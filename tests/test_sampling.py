@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from holobench.agreement import rows_equal
 from holobench.context import GenerationError, InstanceBuilder
+from holobench.records import Instance, Query, Result
 from holobench.sampling import degenerate
 from holobench.sources import BundledSource
 from holobench.suite import generate_suite, load_suite
 from holobench.tokenizers import get_tokenizer
-from holobench.types import Instance, Query, Result
 
 from .test_context import recompute_gold_in_sqlite
 

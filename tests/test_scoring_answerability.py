@@ -12,14 +12,14 @@ from typer.testing import CliRunner
 
 from holobench.backends import BackendOptions
 from holobench.cli import app
-from holobench.runner import Journal, RunConfig, Runner
+from holobench.journal import Journal
+from holobench.records import Label, Result
+from holobench.runner import RunConfig, Runner
 from holobench.scoring import score_match
 from holobench.scoring.audit import AuditItem, audit_file, audit_items
 from holobench.scoring.match import DEFAULT_REL_TOL, match
-from holobench.scoring.records import Label
 from holobench.scoring.score import abstention_labels, read_scores
 from holobench.suite import generate_suite, load_suite
-from holobench.types import Result
 
 SUITE = """
 name: answerability

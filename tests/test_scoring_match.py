@@ -13,9 +13,9 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from holobench.records import MAX_JUDGED_ROWS, Label
 from holobench.scoring.compare import agreement, cohen_kappa
 from holobench.scoring.match import extract_answer, match
-from holobench.scoring.records import MAX_JUDGED_ROWS, Label
 from holobench.scoring.values import dates_in, normalize_text, numbers_in
 
 CALIBRATION = Path(__file__).parent / "fixtures" / "scoring" / "calibration.yaml"

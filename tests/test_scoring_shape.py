@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from holobench.records import Label
 from holobench.scoring.match import match
-from holobench.scoring.records import Label
 from holobench.scoring.shape import NO_SHAPE, query_shape
 
 E, P, N = Label.EXACT, Label.PARTIAL, Label.NO

@@ -11,11 +11,12 @@ import pytest
 
 from holobench.backends import BackendOptions
 from holobench.fake_server import FakeOpenAIServer, ServerState
+from holobench.jsonl import read_instances
+from holobench.records import Instance, Prediction
 from holobench.report import write_report
-from holobench.runner import Prediction, RunConfig, Runner, read_instances
+from holobench.runner import RunConfig, Runner
 from holobench.scoring.match import has_final_answer
 from holobench.scoring.score import match_record, score_match
-from holobench.types import Instance
 
 
 @pytest.mark.parametrize(

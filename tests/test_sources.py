@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from holobench.errors import HoloBenchError, SourceError
+from holobench.records import Category, Difficulty, ForeignKey
 from holobench.sources import (
     BundledSource,
     Database,
@@ -33,7 +34,6 @@ from holobench.sources import (
     open_source,
 )
 from holobench.sources.coerce import coerce
-from holobench.types import Category, Difficulty, ForeignKey
 from holobench.verbalize import check_database
 
 ROOT = Path(__file__).resolve().parents[1]

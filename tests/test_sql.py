@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from holobench.agreement import rows_equal, run_sqlite, use_reference_round
 from holobench.errors import QueryError
+from holobench.records import Category
 from holobench.sources.sqlite import load_sqlite
 from holobench.sql import (
     columns_used,
@@ -23,7 +24,6 @@ from holobench.sql import (
     tables_used,
     to_duckdb,
 )
-from holobench.types import Category
 
 SCHEMA = {
     "wine": {"No": "BIGINT", "Name": "VARCHAR", "Price": "BIGINT", "Score": "DOUBLE", "Made": "DATE"},

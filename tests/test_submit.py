@@ -18,11 +18,9 @@ import pytest
 from holobench import submit
 from holobench._version import __version__
 from holobench.backends import SamplingParams
-from holobench.backends.base import Usage
-from holobench.runner import Prediction, file_hash
-from holobench.scoring.records import Label, ScoreRecord
+from holobench.jsonl import file_hash
+from holobench.records import Category, Label, Placement, Prediction, ScoreRecord, Usage
 from holobench.submit import SubmissionError, pack, validate
-from holobench.types import Category, Placement
 
 IDS = ("store_1-q001-a", "store_1-q004-b", "nycflights-q003-c")
 MODEL = "gpt-4o-mini-2024-07-18"

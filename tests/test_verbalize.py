@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from holobench.errors import TemplateError
+from holobench.records import Column, TableSchema
 from holobench.sources import Database, SpiderSource
-from holobench.types import Column, TableSchema
 from holobench.verbalize import GenericVerbalizer, TableTemplate, check_database, check_sentence, value_present
 from holobench.verbalize.filters import date, datetime, money, num
 

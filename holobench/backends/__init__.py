@@ -8,9 +8,9 @@ from holobench.backends.base import (
     Completion,
     ContextLengthError,
     SamplingParams,
-    Usage,
 )
 from holobench.backends.registry import BACKENDS, BackendOptions, create_backend
+from holobench.records import Usage
 
 __all__ = [
     "BACKENDS",

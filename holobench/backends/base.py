@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from holobench.errors import HoloBenchError
-from holobench.types import LineSource
+from holobench.records import LineSource, Usage
 
 
 class ChatMessage(BaseModel):
@@ -35,15 +35,6 @@ class SamplingParams(BaseModel):
     max_tokens: int = Field(default=1024, gt=0)
     seed: int | None = 0
     stop: tuple[str, ...] = ()
-
-
-class Usage(BaseModel):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
 
 
 class Completion(BaseModel):

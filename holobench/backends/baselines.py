@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from holobench.backends.base import Backend, ChatRequest, Completion, Usage
+from holobench.backends.base import Backend, ChatRequest, Completion
 from holobench.backends.registry import BackendOptions
+from holobench.records import Usage
 
 NO_ANSWER = "No answer"
 

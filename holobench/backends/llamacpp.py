@@ -27,10 +27,10 @@ from holobench.backends.base import (
     Completion,
     ContextLengthError,
     SamplingParams,
-    Usage,
 )
 from holobench.backends.registry import BackendOptions
 from holobench.errors import HoloBenchError
+from holobench.records import Usage
 
 if TYPE_CHECKING:
     from llama_cpp import Llama

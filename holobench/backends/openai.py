@@ -36,8 +36,9 @@ import aiohttp
 import openai
 
 from holobench._urls import redact_url
-from holobench.backends.base import Backend, BackendError, ChatRequest, Completion, ContextLengthError, Usage
+from holobench.backends.base import Backend, BackendError, ChatRequest, Completion, ContextLengthError
 from holobench.backends.registry import BackendOptions
+from holobench.records import Usage
 
 _CONTEXT_LENGTH = re.compile(
     r"context[_ ]length|maximum context|context window|too many tokens|prompt is too long|exceeds? the model", re.I

@@ -29,17 +29,10 @@ from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any, ClassVar
 
-from holobench.backends.base import (
-    Backend,
-    BackendError,
-    ChatRequest,
-    Completion,
-    ContextLengthError,
-    SamplingParams,
-    Usage,
-)
+from holobench.backends.base import Backend, BackendError, ChatRequest, Completion, ContextLengthError, SamplingParams
 from holobench.backends.registry import BackendOptions
 from holobench.errors import HoloBenchError
+from holobench.records import Usage
 
 Conversation = list[dict[str, str]]
 

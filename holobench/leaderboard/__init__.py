@@ -23,9 +23,9 @@ from holobench._version import __version__
 from holobench.aggregate import TABLES, Run, frame, table
 from holobench.environment import describe, suite_versions, version_differences
 from holobench.errors import HoloBenchError
+from holobench.records import Category
 from holobench.report import draw_plots
 from holobench.submit import Submission, validate
-from holobench.types import Category
 from holobench.verify import verify_gold as verify_gold_file
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"

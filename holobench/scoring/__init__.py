@@ -1,9 +1,9 @@
 """Scoring predictions against gold rows: the deterministic ``match`` scorer, the LLM ``judge``,
 their agreement, and the score records every report is built from."""
 
+from holobench.records import MAX_JUDGED_ROWS, Label, ScoreRecord
 from holobench.scoring.compare import agreement, cohen_kappa, compare_records
 from holobench.scoring.match import extract_answer, match
-from holobench.scoring.records import MAX_JUDGED_ROWS, Label, ScoreRecord
 from holobench.scoring.score import read_scores, score_match
 
 __all__ = [

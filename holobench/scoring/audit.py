@@ -21,12 +21,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from holobench.errors import HoloBenchError
-from holobench.runner import read_instances
+from holobench.jsonl import read_instances
+from holobench.records import Category, GoldView, score_of
 from holobench.sampling import degenerate_rows
 from holobench.scoring.match import DEFAULT_REL_TOL, match
-from holobench.scoring.records import GoldView, score_of
 from holobench.scoring.score import abstention_labels
-from holobench.types import Category
 
 BASELINES = ("no-answer", "zero", "modal")
 

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from holobench.scoring.records import Label, ScoreRecord
+from holobench.records import Label, ScoreRecord
 
 LABELS = tuple(Label)
 

@@ -27,8 +27,8 @@ from holobench.backends.client import Client, PriceTable
 from holobench.backends.registry import create_backend
 from holobench.cache import ResponseCache
 from holobench.prompts import JUDGE_PROMPTS, prompt_version, render_template, split_reasoning
+from holobench.records import MAX_JUDGED_ROWS, Category, Instance, Label, ScoreRecord, score_of
 from holobench.scoring.match import match
-from holobench.scoring.records import MAX_JUDGED_ROWS, Label, ScoreRecord, score_of
 from holobench.scoring.score import (
     base_record,
     check_instances,
@@ -40,7 +40,6 @@ from holobench.scoring.score import (
     unscorable,
     write_scores,
 )
-from holobench.types import Category, Instance
 
 LABEL_SCHEMA: dict[str, Any] = {
     "type": "object",

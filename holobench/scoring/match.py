@@ -24,13 +24,12 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
+from holobench.records import MAX_JUDGED_ROWS, Category, Label
 from holobench.scoring.cells import Cell, Item
 from holobench.scoring.clauses import split_items
 from holobench.scoring.extract import Answer, extract_answer, has_final_answer, headed, says_none
-from holobench.scoring.records import MAX_JUDGED_ROWS, Label
 from holobench.scoring.shape import query_shape
 from holobench.scoring.values import number_matches
-from holobench.types import Category
 
 __all__ = ["DEFAULT_REL_TOL", "Answer", "MatchResult", "extract_answer", "has_final_answer", "match", "says_none"]
 

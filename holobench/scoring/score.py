@@ -17,10 +17,19 @@ from typing import Any, TypeVar
 from holobench._io import atomic_write_text
 from holobench.environment import versions
 from holobench.errors import HoloBenchError
-from holobench.runner import Journal, Prediction, file_hash, read_instances
+from holobench.journal import Journal
+from holobench.jsonl import file_hash, read_instances, read_jsonl
+from holobench.records import (
+    MAX_JUDGED_ROWS,
+    GoldView,
+    Instance,
+    InstanceConfig,
+    Label,
+    Prediction,
+    ScoreRecord,
+    score_of,
+)
 from holobench.scoring.match import DEFAULT_REL_TOL, MatchResult, has_final_answer, match
-from holobench.scoring.records import MAX_JUDGED_ROWS, GoldView, Label, ScoreRecord, score_of
-from holobench.types import Instance, InstanceConfig
 
 ItemT = TypeVar("ItemT", Instance, "ScoreItem")
 
@@ -219,15 +228,7 @@ def read_scores(path: Path) -> list[ScoreRecord]:
     file = path / SCORES_FILE if path.is_dir() else path
     if not file.is_file():
         raise HoloBenchError(f"{path}: no {SCORES_FILE}; run 'holobench score' on the run first")
-    records = []
-    with file.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if line.strip():
-                try:
-                    records.append(ScoreRecord.model_validate_json(line))
-                except ValueError as exc:
-                    raise HoloBenchError(f"{file}:{number}: not a score record ({str(exc).splitlines()[0]})") from exc
-    return records
+    return list(read_jsonl(file, ScoreRecord, record="a score record", file="a scores.jsonl", records="scores"))
 
 
 def match_version(rel_tol: float) -> str:

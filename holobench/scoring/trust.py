@@ -14,8 +14,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from holobench.runner import Prediction, read_instances
-from holobench.scoring.records import ScoreRecord, score_of
+from holobench.jsonl import read_instances
+from holobench.records import Prediction, ScoreRecord, score_of
 from holobench.scoring.score import ScoreItem, match_record, rel_tol_of
 
 SCORES = "scores.jsonl"

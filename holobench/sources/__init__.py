@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from holobench.database import Database, Verbalizer
 from holobench.errors import SourceError
-from holobench.sources.base import Database, Source, Verbalizer
+from holobench.sources.base import Source
 from holobench.sources.bundled import BundledSource
 from holobench.sources.files import DuckDBFileSource, FilesSource
 from holobench.sources.hub import HubSource

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from holobench.database import Database
 from holobench.errors import SourceError
-from holobench.sources.base import Database, Source
+from holobench.records import Query
+from holobench.sources.base import Source
 from holobench.sources.sqlite import load_sqlite
-from holobench.types import Query
 from holobench.verbalize.templates import attach_templates
 
 

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import duckdb
 
+from holobench.database import Database, lock_down, new_connection, schema_from
 from holobench.errors import SourceError
-from holobench.sources.base import Database, Source, lock_down, new_connection, schema_from
-from holobench.types import ForeignKey, TableSchema
+from holobench.records import ForeignKey, TableSchema
+from holobench.sources.base import Source
+from holobench.verbalize.generic import GenericVerbalizer
 from holobench.verbalize.templates import attach_templates
 
 _SUFFIXES = {".csv": "read_csv", ".parquet": "read_parquet", ".tsv": "read_csv"}
@@ -70,7 +72,7 @@ class FilesSource(Source):
                 )
             schemas.append(schema)
         lock_down(con)
-        db = Database(db_id, con, schemas, origin=self.describe())
+        db = Database(db_id, con, schemas, origin=self.describe(), default_verbalizer=GenericVerbalizer)
         attach_templates(db, self.root / "templates")
         return db
 
@@ -156,6 +158,6 @@ class DuckDBFileSource(Source):
         ]
         schemas = [_describe_table(con, t) for t in tables]
         lock_down(con)
-        db = Database(db_id, con, schemas, origin=self.describe())
+        db = Database(db_id, con, schemas, origin=self.describe(), default_verbalizer=GenericVerbalizer)
         attach_templates(db, self.path.parent / "templates" / db_id)
         return db

@@ -23,10 +23,12 @@ from typing import Any
 
 import pandas as pd
 
+from holobench.database import Database, load_table, lock_down, new_connection, schema_from
 from holobench.errors import SourceError
-from holobench.sources.base import Database, Source, load_table, lock_down, new_connection, schema_from
+from holobench.records import Category, Difficulty, Query
+from holobench.sources.base import Source
 from holobench.sources.coerce import Uncoercible, coerce, infer_type
-from holobench.types import Category, Difficulty, Query
+from holobench.verbalize.generic import GenericVerbalizer
 
 DEFAULT_REPO = "megagonlabs/holobench"
 QUERIES_CONFIG = "queries"
@@ -200,7 +202,7 @@ class HubSource(Source):
             schemas.append(schema_from(table, [(c, t, "") for c, t, _ in typed], [], [], len(rows)))
             sentences[table] = texts
         lock_down(con)
-        db = Database(db_id, con, schemas, origin=self.describe(), notes=notes)
+        db = Database(db_id, con, schemas, origin=self.describe(), notes=notes, default_verbalizer=GenericVerbalizer)
         for table, texts in sentences.items():
             db.set_verbalizer(table, StoredVerbalizer(texts))
         return db

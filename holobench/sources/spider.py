@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from holobench.database import Database
 from holobench.errors import SourceError
-from holobench.sources.base import Database, Source
+from holobench.records import ForeignKey
+from holobench.sources.base import Source
 from holobench.sources.sqlite import KeyHints, load_sqlite, sqlite_tables
-from holobench.types import ForeignKey
 from holobench.verbalize.templates import attach_templates
 
 _DB_DIRS = ("database", "dev_databases", "train_databases")

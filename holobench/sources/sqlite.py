@@ -6,10 +6,12 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from holobench.database import Database, load_table, lock_down, new_connection, schema_from
 from holobench.errors import SourceError
-from holobench.sources.base import Database, Source, load_table, lock_down, new_connection, schema_from
+from holobench.records import ForeignKey
+from holobench.sources.base import Source
 from holobench.sources.coerce import coerce_column
-from holobench.types import ForeignKey
+from holobench.verbalize.generic import GenericVerbalizer
 
 
 class KeyHints:
@@ -107,7 +109,9 @@ def load_sqlite(
     finally:
         con.close()
     lock_down(duck)
-    return Database(db_id, duck, schemas, origin=origin, sqlite_path=path, notes=notes)
+    return Database(
+        db_id, duck, schemas, origin=origin, sqlite_path=path, notes=notes, default_verbalizer=GenericVerbalizer
+    )
 
 
 class SqliteFileSource(Source):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from holobench.sources.base import Database
+from holobench.database import Database
 from holobench.verbalize.faithfulness import Missing, check_sentence, value_present
 from holobench.verbalize.generic import GenericVerbalizer
 from holobench.verbalize.templates import TableTemplate, TemplateVerbalizer, attach_templates

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from holobench.types import TableSchema
+from holobench.records import TableSchema
 
 
 def code_fingerprint(*parts: str) -> str:

@@ -19,8 +19,8 @@ from typing import Any
 from holobench._urls import redact_url
 from holobench.cache import ResponseCache
 from holobench.errors import FaithfulnessError, HoloBenchError
+from holobench.records import TableSchema
 from holobench.sql import json_value
-from holobench.types import TableSchema
 from holobench.verbalize.faithfulness import check_sentence
 from holobench.verbalize.generic import GenericVerbalizer, singular
 from holobench.verbalize.templates import one_line

@@ -15,7 +15,7 @@ from holobench.errors import SourceError, TemplateError
 from holobench.verbalize.filters import FILTERS
 
 if TYPE_CHECKING:
-    from holobench.sources.base import Database
+    from holobench.database import Database
 
 
 def make_environment() -> jinja2.Environment:

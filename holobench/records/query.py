@@ -1,4 +1,4 @@
-"""Typed records that flow between stages.  Records are data only; behaviour lives in modules."""
+"""The records of a database question: schemas, a query, and its result."""
 
 from __future__ import annotations
 
@@ -96,75 +96,3 @@ class Result(BaseModel):
 
     columns: list[str]
     rows: list[list[object]]
-
-
-class Placement(StrEnum):
-    """Where relevant lines go among auxiliary lines (exact definitions in holobench.context)."""
-
-    BEGIN = "begin"
-    END = "end"
-    MIDDLE = "middle"
-    BIMODAL = "bimodal"
-    UNIFORM = "uniform"
-    RANDOM = "random"
-
-
-class LineSource(BaseModel):
-    """Provenance of one context line."""
-
-    model_config = ConfigDict(frozen=True)
-
-    table: str
-    row: int = Field(ge=0, description="0-based index in the source table's natural order")
-    relevant: bool
-    db: str | None = Field(default=None, description="set only for filler lines from another database")
-    answer: bool | None = Field(
-        default=None,
-        description="answerable sampling: an answer row (true) or a near miss (false) among relevant lines",
-    )
-
-
-class InstanceConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    tokenizer: str
-    target_tokens: int = Field(gt=0)
-    info_amount: int | None = Field(default=None, gt=0)
-    info_density: float | None = Field(default=None, gt=0, le=1)
-    placement: Placement
-    seed: int
-    sampling: str | None = Field(default=None, description="'answerable'; absent for uniform sampling")
-    positives: float | None = Field(default=None, description="answerable: share of the budget for answer rows")
-
-
-class InstanceStats(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    tokens: int
-    relevant_tokens: int
-    relevant_rows: int
-    auxiliary_rows: int
-    filler_rows: int
-    answer_rows: int | None = Field(default=None, description="answerable sampling: relevant rows that answer")
-
-
-class Instance(BaseModel):
-    """One benchmark item: a context, a question and its gold answer, with full provenance."""
-
-    id: str
-    db_id: str
-    source: str
-    query_id: str
-    question: str
-    sql: str
-    categories: tuple[Category, ...]
-    difficulty: Difficulty
-    context: str
-    gold: Result
-    config: InstanceConfig
-    stats: InstanceStats
-    lines: list[LineSource]
-    answerable: bool | None = Field(
-        default=None,
-        description="answerable sampling: whether the context holds the answer by design; absent for uniform",
-    )

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from holobench.types import Category, Placement, Result
+from holobench.records.instance import Placement
+from holobench.records.query import Category
 
 #: The paper judges at most this many gold rows per instance, in the gold's deterministic order.
 MAX_JUDGED_ROWS = 50
@@ -25,20 +26,6 @@ LABEL_WEIGHT = {Label.EXACT: 1.0, Label.PARTIAL: 0.5, Label.NO: 0.0}
 #: ``truncated``: the reply hit the token limit (finish_reason "length") before giving a final
 #: answer. Like skipped and failed it has no score: a cut-off reply is not a wrong answer.
 ScoreStatus = Literal["scored", "skipped", "failed", "truncated"]
-
-
-class GoldView(BaseModel):
-    """An instance's identity, categories and gold answer, read without its context."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: str
-    db_id: str
-    query_id: str
-    categories: tuple[Category, ...]
-    gold: Result
-    answerable: bool | None = None
-    sql: str = Field(default="", description="the query, which says how its rows order and round")
 
 
 class ScoreRecord(BaseModel):
