@@ -21,7 +21,8 @@ from holobench.jsonl import file_hash, read_instances
 from holobench.leaderboard import build
 from holobench.records import Instance, Prediction
 from holobench.report import write_report
-from holobench.scoring.score import read_scores, score_match
+from holobench.scoring.run import read_scores
+from holobench.scoring.score import score_match
 from holobench.scoring.trust import rescore_problems
 from holobench.submit import pack, validate
 from holobench.suite import generate_suite, load_suite

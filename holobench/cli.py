@@ -18,10 +18,12 @@ from rich.table import Table
 
 from holobench._io import atomic_write_text, check_output_dir, check_output_file
 from holobench._urls import check_base_url
+from holobench.backends.registry import key_env, parse_options
 from holobench.database import Database
 from holobench.errors import HoloBenchError, field_problem
 from holobench.queries import load_query_file, validate_queries
 from holobench.records import Placement
+from holobench.scoring.registry import scorer_help
 from holobench.sources import open_source
 from holobench.sources.base import Source
 from holobench.sources.bundled import BundledSource
@@ -90,19 +92,6 @@ class _LazyProgress(Progress):
         if not self.live.is_started:
             self.start()
         super().update(task_id, **fields)
-
-
-def _key_env(name: str | None) -> str:
-    """The variable to read the API key from; one named by the user must be set (an unset one
-    would silently send no key and fail every request later)."""
-    if name is None:
-        return "OPENAI_API_KEY"  # optional: local servers need no key
-    if not os.environ.get(name):
-        raise HoloBenchError(
-            f"--api-key-env {name}: the variable is not set or empty; export it, or leave the option "
-            "out for a server that needs no key"
-        )
-    return name
 
 
 def _source(spec: str, templates: Path | None = None) -> Source:
@@ -228,7 +217,7 @@ def verbalize_llm(
             db.schema(name),
             model=model,
             base_url=base_url,
-            api_key_env=_key_env(api_key_env),
+            api_key_env=key_env(api_key_env),
             cache_dir=cache_dir,
             strict=strict,
         )
@@ -437,16 +426,6 @@ def generate(
 # --------------------------------------------------------------------------- run
 
 
-def _parse_options(items: list[str] | None) -> dict[str, str]:
-    options: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise HoloBenchError(f"--option {item!r}: expected key=value")
-        options[key.strip()] = value.strip()
-    return options
-
-
 @app.command("run")
 def run(
     instances: Annotated[Path, typer.Option(help="instances.jsonl from holobench generate")],
@@ -505,9 +484,9 @@ def run(
         options=BackendOptions(
             model=model,
             base_url=base_url,
-            api_key_env=_key_env(api_key_env),
+            api_key_env=key_env(api_key_env),
             context_window=context_window,
-            options=_parse_options(option),
+            options=parse_options(option),
         ),
         prompt=prompt,
         fewshot_seed=fewshot_seed,
@@ -613,7 +592,7 @@ def _print_summary(summary: dict[str, object], where: Path) -> None:
 def score(
     instances: Annotated[Path, typer.Option(help="the instances file the run answered")],
     predictions: Annotated[Path, typer.Option(help="a run folder or its predictions.jsonl")],
-    scorer: Annotated[str, typer.Option(help="match (deterministic, offline) | judge (an LLM)")] = "match",
+    scorer: Annotated[str, typer.Option(help=scorer_help())] = "match",
     output: Annotated[
         Path | None, typer.Option("--out", "-o", help="score folder (default: <run>/scores/<scorer>)")
     ] = None,
@@ -635,36 +614,28 @@ def score(
     _in_range("--concurrency", concurrency, 1)
     _in_range("--max-retries", max_retries, 0)
     _in_range("--malformed-retries", malformed_retries, 0)
-    from holobench.scoring.score import default_out, score_match
+    from holobench.scoring.registry import create_scorer
+    from holobench.scoring.run import ScorerOptions, default_out, score_run
 
     where = output or default_out(predictions, scorer)
     check_output_dir(where, "scores")
     if judge_base_url is not None:
         check_base_url(judge_base_url, "--judge-base-url")
-    if scorer == "match":
-        summary = score_match(instances, predictions, where, rel_tol=rel_tol)
-    elif scorer == "judge":
-        from holobench.backends import BackendOptions
-        from holobench.scoring.judge import JudgeConfig, score_judge
+    judge = {
+        "backend": judge_backend,
+        "model": judge_model,
+        "base_url": judge_base_url,
+        "api_key_env": api_key_env,
+        "options": judge_option or [],
+        "concurrency": concurrency,
+        "max_retries": max_retries,
+        "malformed_retries": malformed_retries,
+        "cache_dir": cache_dir,
+    }
+    chosen = create_scorer(scorer, ScorerOptions(rel_tol=rel_tol, judge=judge))
+    import asyncio
 
-        config = JudgeConfig(
-            backend=judge_backend,
-            options=BackendOptions(
-                model=judge_model,
-                base_url=judge_base_url,
-                api_key_env=_key_env(api_key_env),
-                options=_parse_options(judge_option),
-            ),
-            concurrency=concurrency,
-            max_retries=max_retries,
-            malformed_retries=malformed_retries,
-            cache_dir=cache_dir,
-        )
-        import asyncio
-
-        summary = asyncio.run(score_judge(instances, predictions, config, where))
-    else:
-        raise HoloBenchError(f"unknown scorer {scorer!r}; use --scorer match or --scorer judge")
+    summary = asyncio.run(score_run(chosen, instances, predictions, where))
     _print_summary(summary, where)
     if summary.get("missing"):
         err.print(f"note: {summary['missing']} instances have no prediction in {predictions}", markup=False)
@@ -682,7 +653,7 @@ def agreement_cmd(
     """Per-label agreement and Cohen's kappa between two scorings of the same predictions."""
     from holobench.report import find_scores
     from holobench.scoring.compare import compare_records
-    from holobench.scoring.score import read_scores
+    from holobench.scoring.run import read_scores
 
     a = read_scores(find_scores(left, left_scorer))
     b = read_scores(find_scores(right or left, right_scorer))

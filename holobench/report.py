@@ -26,7 +26,7 @@ from holobench._version import __version__
 from holobench.aggregate import N_BOOT, SEED, TABLES, Run, all_tables, frame, run_labels, table
 from holobench.errors import HoloBenchError
 from holobench.records import ScoreRecord
-from holobench.scoring.score import SCORES_FILE, read_scores
+from holobench.scoring.run import SCORES_FILE, read_scores
 from holobench.scoring.trust import score_problems
 
 

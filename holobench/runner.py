@@ -206,7 +206,7 @@ class Runner:
 
     def pending(self, done: set[str]) -> Iterator[PromptItem]:
         shard = self.config.shard
-        model = RunItem if getattr(self.backend, "reduces_context", False) else PromptItem
+        model = RunItem if self.backend.reduces_context else PromptItem
         return read_instances(self.instances, lambda iid: iid in done or not in_shard(iid, shard), model)
 
     def ids(self) -> list[str]:
@@ -240,7 +240,7 @@ class Runner:
 
     def _too_long(self, instance: Item, request: ChatRequest) -> bool:
         window = self.backend.context_window
-        if window is None or getattr(self.backend, "reduces_context", False):
+        if window is None or self.backend.reduces_context:
             return False  # unknown window, or a backend (RAG) that shrinks the context first
         tokenizer = get_tokenizer(self.config.tokenizer or instance.config.tokenizer)
         prompt = sum(tokenizer.count(m.content) for m in request.messages)
@@ -284,7 +284,7 @@ class Runner:
                 progress(finished, total, client)
 
         try:
-            if getattr(self.backend, "prefers_batches", False):
+            if self.backend.prefers_batches:
                 await self._run_batches(client, done, record)
             else:
                 await self._run_concurrent(client, done, record)
@@ -346,7 +346,7 @@ class Runner:
 
         for instance in self.pending(done):
             batch.append(instance)
-            if len(batch) >= int(getattr(self.backend, "batch_size", self.config.batch_size)):
+            if len(batch) >= (self.backend.batch_size or self.config.batch_size):
                 await flush()
         if batch:
             await flush()

@@ -15,7 +15,8 @@ from holobench.aggregate import Run, bootstrap_ci, frame, run_labels, table
 from holobench.cli import app
 from holobench.errors import HoloBenchError
 from holobench.report import write_report
-from holobench.scoring.score import read_scores, score_match
+from holobench.scoring.run import read_scores
+from holobench.scoring.score import score_match
 
 from .scoring_helpers import write_run
 

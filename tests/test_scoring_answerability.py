@@ -18,7 +18,8 @@ from holobench.runner import RunConfig, Runner
 from holobench.scoring import score_match
 from holobench.scoring.audit import AuditItem, audit_file, audit_items
 from holobench.scoring.match import DEFAULT_REL_TOL, match
-from holobench.scoring.score import abstention_labels, read_scores
+from holobench.scoring.run import read_scores
+from holobench.scoring.score import abstention_labels
 from holobench.suite import generate_suite, load_suite
 
 SUITE = """

@@ -18,7 +18,8 @@ from holobench.records import Label, Prediction
 from holobench.scoring.compare import compare_records
 from holobench.scoring.judge import JudgeConfig, MalformedLabels, judge_protocol, parse_labels, score_judge
 from holobench.scoring.match import match
-from holobench.scoring.score import read_scores, score_match
+from holobench.scoring.run import read_scores
+from holobench.scoring.score import score_match
 
 from .scoring_helpers import write_run
 

@@ -101,6 +101,19 @@ class Backend(abc.ABC):
     #: the ``fewshot`` prompt under ``--prompt auto``. Known after :meth:`prepare`.
     chat_template: bool | None = None
 
+    #: whether the runner should hand it requests in batches (:meth:`generate_batch`) instead of
+    #: one at a time under the concurrency bound: an offline engine (vLLM) schedules a batch
+    #: itself, far faster than requests trickling in
+    prefers_batches: bool = False
+
+    #: requests per batch when it prefers batches; None: the run's ``--batch-size``
+    batch_size: int | None = None
+
+    #: whether it rebuilds the context it sends (RAG retrieves lines): the runner then reads each
+    #: instance with its line provenance, and does not skip over-long contexts itself, since the
+    #: backend's context is what must fit the window
+    reduces_context: ClassVar[bool] = False
+
     def library_versions(self) -> tuple[str, ...]:
         """The distributions to record; a wrapping backend adds its inner backend's."""
         return self.libraries

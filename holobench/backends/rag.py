@@ -114,7 +114,11 @@ class RagBackend(Backend):
 
     @property
     def prefers_batches(self) -> bool:
-        return bool(getattr(self.inner, "prefers_batches", False))
+        return self.inner.prefers_batches
+
+    @prefers_batches.setter
+    def prefers_batches(self, value: bool) -> None:
+        self.inner.prefers_batches = value
 
     def settings(self) -> dict[str, Any]:
         rag: dict[str, Any] = {

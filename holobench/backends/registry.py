@@ -4,6 +4,7 @@ and their optional dependencies are imported only when the backend is asked for.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,3 +71,26 @@ def create_backend(name: str, options: BackendOptions | None = None) -> Backend:
         raise HoloBenchError(f"backend {name!r} has no option {unknown[0]!r}; its options: {listed}")
     backend: Backend = module.create(options)
     return backend
+
+
+def key_env(name: str | None) -> str:
+    """The variable to read the API key from; one named by the user must be set (an unset one
+    would silently send no key and fail every request later)."""
+    if name is None:
+        return "OPENAI_API_KEY"  # optional: local servers need no key
+    if not os.environ.get(name):
+        raise HoloBenchError(
+            f"--api-key-env {name}: the variable is not set or empty; export it, or leave the option "
+            "out for a server that needs no key"
+        )
+    return name
+
+
+def parse_options(items: list[str] | None) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise HoloBenchError(f"--option {item!r}: expected key=value")
+        options[key.strip()] = value.strip()
+    return options

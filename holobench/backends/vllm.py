@@ -27,7 +27,7 @@ import json
 import threading
 from collections.abc import Mapping, Sequence
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any
 
 from holobench.backends.base import Backend, BackendError, ChatRequest, Completion, ContextLengthError, SamplingParams
 from holobench.backends.registry import BackendOptions
@@ -41,7 +41,8 @@ class VLLMBackend(Backend):
     name = "vllm"
     libraries = ("vllm", "torch", "transformers")
     #: the runner hands this backend whole batches (Client.complete_batch) instead of single requests
-    prefers_batches: ClassVar[bool] = True
+    prefers_batches = True
+    batch_size: int
 
     def __init__(
         self,

@@ -10,7 +10,6 @@ scoring resumes from the cache.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
@@ -24,22 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from holobench.backends import BackendOptions, SamplingParams
 from holobench.backends.base import ChatMessage, ChatRequest
 from holobench.backends.client import Client, PriceTable
-from holobench.backends.registry import create_backend
+from holobench.backends.registry import create_backend, key_env, parse_options
 from holobench.cache import ResponseCache
 from holobench.prompts import JUDGE_PROMPTS, prompt_version, render_template, split_reasoning
-from holobench.records import MAX_JUDGED_ROWS, Category, Instance, Label, ScoreRecord, score_of
+from holobench.records import MAX_JUDGED_ROWS, Category, Instance, Label, Prediction, ScoreRecord, score_of
 from holobench.scoring.match import match
-from holobench.scoring.score import (
-    base_record,
-    check_instances,
-    count_ids,
-    default_out,
-    load_predictions,
-    pair,
-    summarize,
-    unscorable,
-    write_scores,
-)
+from holobench.scoring.run import Scorer, ScorerOptions, score_run
 
 LABEL_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -211,6 +200,60 @@ class Judge:
             self.client.cache.close()
 
 
+class JudgeScorer(Scorer):
+    """The paper's protocol with a model: two requests per prediction, through a :class:`Client`."""
+
+    name = "judge"
+    reads = Instance
+    concurrent = True
+
+    def __init__(self, config: JudgeConfig, client: Client | None = None) -> None:
+        self.config = config
+        self.judge = Judge(config, client)
+
+    @classmethod
+    def from_options(cls, options: ScorerOptions) -> JudgeScorer:
+        """From the command line's ``--judge-*`` settings: the key's variable must be set when
+        named, and each ``--judge-option`` must read key=value."""
+        given = dict(options.judge or {})
+        backend_options = BackendOptions(
+            model=given.pop("model", None),
+            base_url=given.pop("base_url", None),
+            api_key_env=key_env(given.pop("api_key_env", None)),
+            options=parse_options(given.pop("options", None)),
+        )
+        return cls(JudgeConfig.model_validate({**given, "options": backend_options}))
+
+    @property
+    def version(self) -> str:
+        return f"{self.config.backend}/{self.judge.client.backend.model}@{judge_protocol()}"
+
+    async def start(self) -> None:
+        await self.judge.client.backend.prepare()
+
+    async def stop(self) -> None:
+        await self.judge.aclose()
+
+    async def ascore(self, item: Instance, prediction: Prediction, record: ScoreRecord) -> ScoreRecord:
+        case = _Case(
+            record,
+            item.question,
+            item.gold.columns,
+            item.gold.rows[:MAX_JUDGED_ROWS],
+            prediction.response or "",
+            Category.RANKING in item.categories,
+            item.answerable is False,
+        )
+        return await self.judge.score(case)
+
+    def summary(self) -> dict[str, Any]:
+        backend = self.judge.client.backend
+        return {"judge": {"backend": self.config.backend, "model": backend.model, **self.judge.client.summary()}}
+
+    def libraries(self) -> tuple[str, ...]:
+        return self.judge.client.backend.library_versions()
+
+
 async def score_judge(
     instances: Path,
     predictions: Path,
@@ -221,44 +264,4 @@ async def score_judge(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Score a run with an LLM judge and write records and summary (scorer name ``judge``)."""
-    found, manifest = load_predictions(predictions)
-    check_instances(instances, manifest)
-    records: list[ScoreRecord | None] = []
-    cases: list[tuple[int, _Case]] = []
-    for instance, prediction in pair(instances, found, Instance):
-        record = base_record(instance, prediction, "judge")
-        held = unscorable(record, prediction)
-        records.append(held)
-        if held is None:
-            case = _Case(
-                record,
-                instance.question,
-                instance.gold.columns,
-                instance.gold.rows[:MAX_JUDGED_ROWS],
-                prediction.response or "",
-                Category.RANKING in instance.categories,
-                instance.answerable is False,
-            )
-            cases.append((len(records) - 1, case))
-    judge = Judge(config, client)
-    await judge.client.backend.prepare()
-    done = 0
-
-    async def one(index: int, case: _Case) -> None:
-        nonlocal done
-        records[index] = await judge.score(case)
-        done += 1
-        if progress is not None:
-            progress(done, len(cases))
-
-    try:
-        await asyncio.gather(*(one(i, c) for i, c in cases))
-    finally:
-        await judge.aclose()
-    version = f"{config.backend}/{judge.client.backend.model}@{judge_protocol()}"
-    final = [r.model_copy(update={"scorer_version": version}) for r in records if r is not None]
-    summary = summarize(final, missing=count_ids(instances) - len(final))
-    summary["judge"] = {"backend": config.backend, "model": judge.client.backend.model, **judge.client.summary()}
-    libraries = judge.client.backend.library_versions()
-    write_scores(out or default_out(predictions, "judge"), final, summary, libraries)
-    return summary
+    return await score_run(JudgeScorer(config, client), instances, predictions, out, progress=progress)

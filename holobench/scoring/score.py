@@ -1,119 +1,35 @@
-"""Scoring a run: instances + predictions -> score records and a summary, never calling the model.
-
-Records go to ``<out>/scores.jsonl`` (one per prediction, in instance order) and the totals to
-``<out>/summary.json``; both are written to a temporary name first, so a crash leaves either the
-previous scores or the new ones.
-"""
+"""The ``match`` scorer over a run: :func:`~holobench.scoring.match.match` per prediction, and the
+abstention rule for instances unanswerable by design."""
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from statistics import fmean
-from typing import Any, TypeVar
+from typing import Any
 
-from holobench._io import atomic_write_text
-from holobench.environment import versions
-from holobench.errors import HoloBenchError
-from holobench.journal import Journal
-from holobench.jsonl import file_hash, read_instances, read_jsonl
 from holobench.records import (
-    MAX_JUDGED_ROWS,
-    GoldView,
     Instance,
-    InstanceConfig,
     Label,
     Prediction,
     ScoreRecord,
     score_of,
 )
-from holobench.scoring.match import DEFAULT_REL_TOL, MatchResult, has_final_answer, match
-
-ItemT = TypeVar("ItemT", Instance, "ScoreItem")
-
-SCORES_FILE = "scores.jsonl"
-SUMMARY_FILE = "summary.json"
-
-
-def load_predictions(path: Path) -> tuple[dict[str, Prediction], dict[str, Any]]:
-    """Predictions from a run folder (with its manifest) or a bare predictions.jsonl."""
-    journal = path / "predictions.jsonl" if path.is_dir() else path
-    if not journal.is_file():
-        raise HoloBenchError(f"{path}: no predictions.jsonl here; pass a run folder from 'holobench run' or the file")
-    manifest: dict[str, Any] = {}
-    manifest_path = journal.parent / "manifest.json"
-    if manifest_path.is_file():
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise HoloBenchError(
-                f"{manifest_path}: not JSON ({exc}); restore it or score the predictions file"
-            ) from exc
-    return Journal(journal).load(repair=False), manifest
-
-
-def default_out(predictions: Path, scorer: str) -> Path:
-    base = predictions if predictions.is_dir() else predictions.parent
-    return base / "scores" / scorer
-
-
-class ScoreItem(GoldView):
-    """The part of an instance a score record needs: the parser skips the context and the line
-    provenance, which are most of a long instance's bytes (reading whole 128k-token instances
-    took five times as long as matching their answers)."""
-
-    config: InstanceConfig
-
-
-def base_record(instance: Instance | ScoreItem, prediction: Prediction, scorer: str) -> ScoreRecord:
-    """The record's identity and grid coordinates, before any verdict."""
-    config = instance.config
-    recall = (prediction.retrieval or {}).get("recall")
-    return ScoreRecord(
-        id=instance.id,
-        query_id=instance.query_id,
-        db_id=instance.db_id,
-        categories=instance.categories,
-        target_tokens=config.target_tokens,
-        setting="amount" if config.info_amount is not None else "density",
-        level=float(config.info_amount if config.info_amount is not None else config.info_density or 0.0),
-        placement=config.placement,
-        backend=prediction.backend,
-        model=prediction.model,
-        prompt=prediction.prompt,
-        scorer=scorer,
-        status="scored",
-        gold_rows=len(instance.gold.rows),
-        retrieval_recall=float(recall) if isinstance(recall, int | float) else None,
-        answerable=instance.answerable,
-    )
-
-
-def unscorable(record: ScoreRecord, prediction: Prediction) -> ScoreRecord | None:
-    """Skipped and failed predictions are kept apart with their reason, never scored as zero."""
-    if prediction.status == "skipped":
-        return record.model_copy(update={"status": "skipped", "reason": prediction.skip_reason or "skipped"})
-    if prediction.status == "error":
-        return record.model_copy(update={"status": "failed", "reason": prediction.error or "request failed"})
-    if prediction.finish_reason == "length" and not has_final_answer(prediction.response, prediction.prompt):
-        reason = "the reply hit the token limit before a final answer (finish_reason length); raise --max-tokens"
-        return record.model_copy(update={"status": "truncated", "reason": reason})
-    return None
-
-
-def judged_count(gold_rows: int) -> int:
-    return max(1, min(gold_rows, MAX_JUDGED_ROWS))
+from holobench.scoring.match import DEFAULT_REL_TOL, MatchResult, match
+from holobench.scoring.run import ScoreItem, Scorer, ScorerOptions, base_record, score_run, unscorable
 
 
 def match_record(
     instance: Instance | ScoreItem, prediction: Prediction, rel_tol: float = DEFAULT_REL_TOL
 ) -> ScoreRecord:
+    """One prediction's ``match`` record (skipped, failed and truncated ones kept apart)."""
     record = base_record(instance, prediction, "match")
-    held = unscorable(record, prediction)
-    if held is not None:
-        return held
+    return unscorable(record, prediction) or match_labels(instance, prediction, record, rel_tol)
+
+
+def match_labels(
+    instance: Instance | ScoreItem, prediction: Prediction, record: ScoreRecord, rel_tol: float
+) -> ScoreRecord:
     result = match(
         instance.gold.rows,
         prediction.response,
@@ -144,93 +60,6 @@ def abstention_labels(result: MatchResult, response: str | None, prompt: str, re
     return match([], response, prompt=prompt, rel_tol=rel_tol).labels[:1]
 
 
-def pair(instances: Path, predictions: dict[str, Prediction], model: type[ItemT]) -> Iterable[tuple[ItemT, Prediction]]:
-    """Instances that have a prediction, in the instances file's order (read as ``model``)."""
-    wanted = set(predictions)
-    seen: set[str] = set()
-    for instance in read_instances(instances, lambda i: i not in wanted, model):
-        if instance.id in seen:
-            raise HoloBenchError(
-                f"{instances}: instance id {instance.id!r} appears twice; regenerate the suite (one id, one instance)"
-            )
-        seen.add(instance.id)
-        yield instance, predictions[instance.id]
-    stray = sorted(wanted - seen)
-    if stray:
-        raise HoloBenchError(
-            f"{instances}: has no instance {stray[0]!r} (and {len(stray) - 1} more predicted ids); "
-            "score with the instances file the run used"
-        )
-
-
-def check_instances(instances: Path, manifest: dict[str, Any]) -> None:
-    expected = manifest.get("instances_sha256")
-    if expected and file_hash(instances) != expected:
-        raise HoloBenchError(
-            f"{instances}: not the instances file this run used (its sha256 differs from the run manifest's); "
-            f"pass {manifest.get('instances', 'the original file')}"
-        )
-
-
-def _answerability(scored: list[ScoreRecord]) -> dict[str, Any]:
-    """Answer accuracy on answerable instances and abstention accuracy on unanswerable ones
-    (instances of uniform sampling count as answerable: nothing withheld them)."""
-    answerable = [r.score or 0.0 for r in scored if r.answerable is not False]
-    withheld = [r.score or 0.0 for r in scored if r.answerable is False]
-    return {
-        "answerable": len(answerable),
-        "unanswerable": len(withheld),
-        "answer_accuracy": round(fmean(answerable), 6) if answerable else None,
-        "abstention_accuracy": round(fmean(withheld), 6) if withheld else None,
-    }
-
-
-def summarize(records: list[ScoreRecord], missing: int = 0) -> dict[str, Any]:
-    scored = [r for r in records if r.status == "scored"]
-    status = Counter(r.status for r in records)
-    labels = Counter(label.value for r in scored for label in r.labels)
-    precision = [r.precision for r in scored if r.precision is not None]
-    by_category: dict[str, list[float]] = {}
-    for r in scored:
-        for c in r.categories:
-            by_category.setdefault(c.value, []).append(r.score or 0.0)
-    first = records[0] if records else None
-    return {
-        "scorer": first.scorer if first else None,
-        "backend": first.backend if first else None,
-        "model": first.model if first else None,
-        "prompt": first.prompt if first else None,
-        "instances": len(records) + missing,
-        "scored": status["scored"],
-        "skipped": status["skipped"],
-        "failed": status["failed"],
-        "truncated": status["truncated"],
-        "missing": missing,
-        "mean_score": round(fmean(r.score or 0.0 for r in scored), 6) if scored else None,
-        "mean_precision": round(fmean(precision), 6) if precision else None,
-        "labels": {label.value: labels[label.value] for label in Label},
-        "by_category": {c: round(fmean(v), 6) for c, v in sorted(by_category.items())},
-        **_answerability(scored),
-        "skip_reasons": dict(Counter(r.reason or "" for r in records if r.status == "skipped")),
-    }
-
-
-def write_scores(out: Path, records: list[ScoreRecord], summary: dict[str, Any], libraries: Sequence[str] = ()) -> None:
-    """Records and summary; the summary also records the versions that decided the scores."""
-    summary = {**summary, "versions": versions(libraries)}
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / SCORES_FILE, "".join(r.model_dump_json() + "\n" for r in records))
-    atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2, sort_keys=True) + "\n")
-
-
-def read_scores(path: Path) -> list[ScoreRecord]:
-    """Score records from a score folder or a scores.jsonl; a bad line names its number."""
-    file = path / SCORES_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise HoloBenchError(f"{path}: no {SCORES_FILE}; run 'holobench score' on the run first")
-    return list(read_jsonl(file, ScoreRecord, record="a score record", file="a scores.jsonl", records="scores"))
-
-
 def match_version(rel_tol: float) -> str:
     return f"rel_tol={rel_tol:g}"
 
@@ -245,6 +74,26 @@ def rel_tol_of(version: str | None) -> float:
     return DEFAULT_REL_TOL
 
 
+class MatchScorer(Scorer):
+    """Deterministic and offline: the README's rules, at ``rel_tol``."""
+
+    name = "match"
+
+    def __init__(self, rel_tol: float = DEFAULT_REL_TOL) -> None:
+        self.rel_tol = rel_tol
+
+    @classmethod
+    def from_options(cls, options: ScorerOptions) -> MatchScorer:
+        return cls(options.rel_tol)
+
+    @property
+    def version(self) -> str:
+        return match_version(self.rel_tol)
+
+    def score(self, item: ScoreItem, prediction: Prediction, record: ScoreRecord) -> ScoreRecord:
+        return match_labels(item, prediction, record, self.rel_tol)
+
+
 def score_match(
     instances: Path,
     predictions: Path,
@@ -254,19 +103,4 @@ def score_match(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Score a run with the deterministic scorer and write records and summary."""
-    found, manifest = load_predictions(predictions)
-    check_instances(instances, manifest)
-    records = []
-    version = match_version(rel_tol)
-    for n, (instance, prediction) in enumerate(pair(instances, found, ScoreItem), start=1):
-        records.append(match_record(instance, prediction, rel_tol).model_copy(update={"scorer_version": version}))
-        if progress is not None:
-            progress(n, len(found))
-    summary = summarize(records, missing=count_ids(instances) - len(records))
-    write_scores(out or default_out(predictions, "match"), records, summary)
-    return summary
-
-
-def count_ids(instances: Path) -> int:
-    with instances.open(encoding="utf-8") as fh:
-        return sum(1 for line in fh if line.strip())
+    return asyncio.run(score_run(MatchScorer(rel_tol), instances, predictions, out, progress=progress))

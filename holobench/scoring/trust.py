@@ -16,7 +16,8 @@ from pathlib import Path
 
 from holobench.jsonl import read_instances
 from holobench.records import Prediction, ScoreRecord, score_of
-from holobench.scoring.score import ScoreItem, match_record, rel_tol_of
+from holobench.scoring.run import ScoreItem
+from holobench.scoring.score import match_record, rel_tol_of
 
 SCORES = "scores.jsonl"
 TOLERANCE = 1e-6
