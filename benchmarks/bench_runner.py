@@ -3,7 +3,7 @@
 Usage: .venv/bin/python benchmarks/bench_runner.py [--latency 0.2] [--levels 1 8 32 64 128]
            [--rounds 20] [--transports direct sdk]
 
-The server (holobench.fake_server --asyncio) runs in its own process on the same machine, so the
+The server (holobench.testing.fake_server --asyncio) runs in its own process on the same machine, so the
 runner's CPU time is its own; the server's is reported beside it.  For each transport of the
 `openai` backend and each concurrency level the runner sends ``rounds x concurrency`` requests
 built from the smoke suite's instances (distinct prompts of about 1.2k tokens, cache off).
@@ -99,7 +99,7 @@ def main() -> None:
         [
             sys.executable,
             "-m",
-            "holobench.fake_server",
+            "holobench.testing.fake_server",
             "--asyncio",
             "--port",
             str(port),

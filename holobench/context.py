@@ -28,12 +28,14 @@ import json
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import duckdb
 
 from holobench.database import Database, load_table, lock_down, new_connection
 from holobench.errors import HoloBenchError, QueryError
 from holobench.lines import SEPARATOR, Line, TableLines, round_robin, seeded_rng, take
+from holobench.placements import PLACEMENTS
 from holobench.provenance import Provenance, compute_provenance
 from holobench.records import Instance, InstanceConfig, InstanceStats, Placement, Query, Result
 from holobench.sampling import ATTEMPTS, DEFAULT_POSITIVES, AnswerableSampler, Draw, Sampling, acceptable
@@ -74,37 +76,12 @@ class Plan:
 def arrange(
     relevant: Sequence[Line], auxiliary: Sequence[Line], placement: Placement, rng: random.Random
 ) -> list[tuple[Line, bool]]:
-    """Interleave relevant and auxiliary lines as ``placement`` defines; returns (line, relevant)."""
-    rel = [(x, True) for x in relevant]
-    aux = [(x, False) for x in auxiliary]
-    r, a = len(rel), len(aux)
-    if placement is Placement.BEGIN:
-        return rel + aux
-    if placement is Placement.END:
-        return aux + rel
-    if placement is Placement.MIDDLE:
-        return aux[: a // 2] + rel + aux[a // 2 :]
-    if placement is Placement.BIMODAL:
-        head = (r + 1) // 2
-        return rel[:head] + aux + rel[head:]
-    if placement is Placement.UNIFORM:
-        gaps = r + 1
-        base, extra = divmod(a, gaps)
-        # Spread the larger gaps evenly too: gap g gets one extra line when floor crosses.
-        sizes = [base + ((g + 1) * extra // gaps - g * extra // gaps) for g in range(gaps)]
-        out: list[tuple[Line, bool]] = []
-        pos = 0
-        for g, size in enumerate(sizes):
-            out.extend(aux[pos : pos + size])
-            pos += size
-            if g < r:
-                out.append(rel[g])
-        return out
-    if placement is Placement.RANDOM:
-        slots = set(rng.sample(range(r + a), r))
-        rel_iter, aux_iter = iter(rel), iter(aux)
-        return [next(rel_iter) if i in slots else next(aux_iter) for i in range(r + a)]
-    raise GenerationError(f"unknown placement {placement!r}")
+    """Interleave relevant and auxiliary lines as ``placement`` defines (``holobench.placements``);
+    returns (line, relevant) pairs."""
+    arranger = PLACEMENTS.get(placement)
+    if arranger is None:
+        raise GenerationError(f"unknown placement {placement!r}")
+    return cast(list[tuple[Line, bool]], arranger(relevant, auxiliary, rng))
 
 
 def _relevant_order(tables: dict[str, list[Line]], seed: int, db_id: str, query_id: str) -> list[Line]:
@@ -294,6 +271,15 @@ class InstanceBuilder:
         if sampling is Sampling.ANSWERABLE:
             draw, gold = self._answerable_draw(query, budget, seed, positives, answerable)
         plan = self.plan(query, target_tokens, budget, placement, seed, draw.lines if draw else None)
+        if draw is None:
+            gold = self.gold(query, plan.relevant)
+        return self._instance(query, config, plan, gold, draw, answerable)
+
+    def _instance(
+        self, query: Query, config: InstanceConfig, plan: Plan, gold: Result, draw: Draw | None, answerable: bool
+    ) -> Instance:
+        """The instance record of a plan: its context (checked to add up to the plan's tokens),
+        a content-derived id, statistics and the provenance of every line."""
         relevant, aux, ordered = plan.relevant, plan.auxiliary, plan.ordered
         texts = [line.text for line, _ in ordered]
         context = SEPARATOR.join(texts)
@@ -303,8 +289,6 @@ class InstanceBuilder:
                 f"tokenizer {self.tokenizer.name} is not additive over lines here ({tokens} != {plan.tokens}); "
                 "report this with the database and query"
             )
-        if draw is None:
-            gold = self.gold(query, relevant)
         config_json = config.model_dump(mode="json")
         for key in ("sampling", "positives"):  # absent under uniform sampling: ids stay as they were
             if config_json[key] is None:

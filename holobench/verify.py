@@ -14,13 +14,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from holobench.agreement import rows_equal
 from holobench.context import InstanceBuilder
 from holobench.database import Database
 from holobench.environment import GENERATION_PACKAGES, versions
 from holobench.errors import HoloBenchError
 from holobench.jsonl import read_instances
 from holobench.lines import Line
+from holobench.oracle import rows_equal
 from holobench.records import Category, Difficulty, LineSource, Query, Result
 from holobench.sources import open_source
 from holobench.sources.base import Source

@@ -12,7 +12,7 @@ import pytest
 from holobench.backends import BackendOptions, SamplingParams
 from holobench.backends.base import BackendError, ChatMessage, ChatRequest, Completion, ContextLengthError
 from holobench.backends.openai import TRANSPORTS, OpenAIBackend, create, proxy_for
-from holobench.fake_server import FakeOpenAIServer, Fault, answer_for
+from holobench.testing.fake_server import FakeOpenAIServer, Fault, answer_for
 
 SECRET = "sk-holobench-openai-SECRET-0042"
 PROXY_VARS = (

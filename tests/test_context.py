@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from holobench.agreement import rows_equal, use_reference_round
 from holobench.context import GenerationError, InstanceBuilder, arrange
+from holobench.oracle import rows_equal, use_reference_round
 from holobench.records import Instance, Placement, Query
 from holobench.sources import BundledSource, Database, SpiderSource
 from holobench.sources.sqlite import load_sqlite

@@ -1,4 +1,4 @@
-"""The benchmark's asyncio server (``python -m holobench.fake_server --asyncio``): it must answer
+"""The benchmark's asyncio server (``python -m holobench.testing.fake_server --asyncio``): it must answer
 like the threaded test server, keep connections alive, and wait its latency."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 from holobench.backends.base import ChatMessage, ChatRequest, SamplingParams
 from holobench.backends.openai import TRANSPORTS, OpenAIBackend
-from holobench.fake_server import answer_for
+from holobench.testing.fake_server import answer_for
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def bench_server() -> Iterator[int]:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "holobench.fake_server", "--asyncio", "--port", str(port), "--latency", "0.1"],
+        [sys.executable, "-m", "holobench.testing.fake_server", "--asyncio", "--port", str(port), "--latency", "0.1"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -11,13 +11,13 @@ import pytest
 
 from holobench.backends import BackendOptions
 from holobench.errors import HoloBenchError
-from holobench.fake_server import FakeOpenAIServer, ServerState
 from holobench.fewshot import answer_line, demonstrations
 from holobench.jsonl import read_instances
 from holobench.prompts import render_prompt
 from holobench.records import Label
 from holobench.runner import RunConfig, Runner
 from holobench.scoring.match import match
+from holobench.testing.fake_server import FakeOpenAIServer, ServerState
 
 BUNDLED = ("baseball", "nycflights", "store_1")
 

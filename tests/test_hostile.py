@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from holobench import cli
-from holobench.fake_server import FakeOpenAIServer, Fault, ServerState
+from holobench.testing.fake_server import FakeOpenAIServer, Fault, ServerState
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "sk-hostile0KEY"  # short on purpose: short keys must be caught too

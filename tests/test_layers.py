@@ -36,13 +36,14 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "generation",
         (
+            "holobench.placements",
             "holobench.token_cache",
             "holobench.lines",
             "holobench.provenance",
             "holobench.sampling",
             "holobench.context",
             "holobench.fewshot",
-            "holobench.agreement",
+            "holobench.oracle",
         ),
     ),
     ("suite", ("holobench.suite", "holobench.verify")),
@@ -50,7 +51,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("runner", ("holobench.runner",)),
     ("scoring", ("holobench.scoring",)),
     ("reports", ("holobench.aggregate", "holobench.report", "holobench.submit", "holobench.leaderboard")),
-    ("front", ("holobench.cli", "holobench.fake_server", "holobench")),
+    ("front", ("holobench.cli", "holobench.testing", "holobench")),
 )
 
 
@@ -163,7 +164,10 @@ def test_no_import_cycles() -> None:
     [
         ("holobench.records.query", "from holobench.runner import Runner"),
         ("holobench.runner", "def f():\n    from holobench.scoring.match import match\n"),
-        ("holobench.sql", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import holobench.sources.base\n"),
+        (
+            "holobench.sql.analysis",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import holobench.sources.base\n",
+        ),
     ],
 )
 def test_a_backward_import_is_caught(module: str, line: str) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from holobench.agreement import compare_engines, rows_equal, run_sqlite
 from holobench.errors import QueryError
+from holobench.oracle import compare_engines, rows_equal, run_sqlite
 from holobench.queries import load_query_file, validate_query
 from holobench.records import Category, Difficulty, EngineDifference, Query
 from holobench.sources import BundledSource, Database

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from holobench.agreement import rows_equal
 from holobench.context import GenerationError, InstanceBuilder
+from holobench.oracle import rows_equal
 from holobench.records import Instance, Query, Result
 from holobench.sampling import degenerate
 from holobench.sources import BundledSource

@@ -13,13 +13,13 @@ from typer.testing import CliRunner
 
 from holobench.backends import BackendOptions
 from holobench.cli import app
-from holobench.fake_server import FakeOpenAIServer, ServerState
 from holobench.records import Label, Prediction
 from holobench.scoring.compare import compare_records
 from holobench.scoring.judge import JudgeConfig, MalformedLabels, judge_protocol, parse_labels, score_judge
 from holobench.scoring.match import match
 from holobench.scoring.run import read_scores
 from holobench.scoring.score import score_match
+from holobench.testing.fake_server import FakeOpenAIServer, ServerState
 
 from .scoring_helpers import write_run
 

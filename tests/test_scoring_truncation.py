@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from holobench.backends import BackendOptions
-from holobench.fake_server import FakeOpenAIServer, ServerState
 from holobench.jsonl import read_instances
 from holobench.records import Instance, Prediction
 from holobench.report import write_report
 from holobench.runner import RunConfig, Runner
 from holobench.scoring.match import has_final_answer
 from holobench.scoring.score import match_record, score_match
+from holobench.testing.fake_server import FakeOpenAIServer, ServerState
 
 
 @pytest.mark.parametrize(

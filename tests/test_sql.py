@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from holobench.agreement import rows_equal, run_sqlite, use_reference_round
 from holobench.errors import QueryError
+from holobench.oracle import rows_equal, run_sqlite, use_reference_round
 from holobench.records import Category
 from holobench.sources.sqlite import load_sqlite
 from holobench.sql import (

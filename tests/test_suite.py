@@ -164,7 +164,7 @@ def test_worker_processes_give_the_same_bytes(tmp_path: Path) -> None:
 
 
 def test_every_gold_of_the_smoke_suite_recomputes_in_sqlite(tmp_path: Path) -> None:
-    from holobench.agreement import rows_equal
+    from holobench.oracle import rows_equal
     from holobench.records import Instance
     from holobench.sources import BundledSource
 

@@ -4,7 +4,7 @@ It answers ``POST /v1/chat/completions``, ``POST /v1/completions`` and ``GET /v1
 scripted per prompt: ``plan(prompt, attempt) -> Fault`` decides, for the n-th request carrying a
 prompt, whether to answer, answer late, fail with a status (and a Retry-After), drop the
 connection, or send a malformed body.  Run it alone with
-``python -m holobench.fake_server --port 8011 --latency 0.2``.
+``python -m holobench.testing.fake_server --port 8011 --latency 0.2``.
 """
 
 from __future__ import annotations
