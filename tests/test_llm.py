@@ -145,8 +145,8 @@ def test_unreachable_endpoint_is_a_clear_error(tmp_path: Path, monkeypatch: pyte
         api_key_env="HOLOBENCH_TEST_KEY",
         cache_dir=tmp_path,
         timeout=2.0,
+        max_retries=0,
     )
-    verbalizer._client = verbalizer._client.with_options(max_retries=0)
     with pytest.raises(HoloBenchError) as info:
         verbalizer.verbalize_rows(ROWS[:1])
     assert SECRET not in str(info.value)

@@ -20,6 +20,8 @@ PROMPTS = ("cot", "direct", "structured", "fewshot")
 AUTO = "auto"
 #: The judge scorer's two steps (extract the final answer, then label gold rows).
 JUDGE_PROMPTS = ("judge_extract", "judge_label")
+#: The LLM verbalizer's system message and per-row request.
+VERBALIZE_PROMPTS = ("verbalize_system", "verbalize_row")
 
 _REASONING = re.compile(r"<(think|thinking|reasoning|reflection)>(.*?)(?:</\1>|\Z)", re.DOTALL | re.IGNORECASE)
 
@@ -27,7 +29,7 @@ _REASONING = re.compile(r"<(think|thinking|reasoning|reflection)>(.*?)(?:</\1>|\
 @functools.cache
 def _template(name: str) -> tuple[jinja2.Template, str]:
     path = PROMPT_DIR / f"{name}.j2"
-    if name not in PROMPTS + JUDGE_PROMPTS or not path.is_file():
+    if name not in PROMPTS + JUDGE_PROMPTS + VERBALIZE_PROMPTS or not path.is_file():
         raise HoloBenchError(f"unknown prompt {name!r}; available: {', '.join(PROMPTS)}")
     source = path.read_text(encoding="utf-8")
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
@@ -65,7 +67,7 @@ def render_prompt(name: str, context: str, question: str, demos: Sequence[object
 
 
 def render_template(name: str, **values: object) -> str:
-    """Any packaged template (the judge's), with its own variables."""
+    """Any packaged template (the judge's, the verbalizer's), with its own variables."""
     return _template(name)[0].render(**values)
 
 

@@ -1,44 +1,42 @@
 """LLM verbalizer: any OpenAI-compatible chat endpoint writes the sentences, in the paper's style.
 
-Responses are cached on disk (SQLite, keyed by endpoint, model, prompt version and row), so a
-database is paid for once.  Every sentence is checked like a template's: one line, every
-non-null value present.  A sentence that fails is retried with the missing values named; if it
-still fails, the row fails loudly (``strict``) or falls back to the generic sentence and is
-counted in ``fallbacks``.  The API key is read from an environment variable and never stored.
+Requests go through the backends' :class:`~holobench.backends.client.Client` (the ``openai``
+backend), so they get the runner's bounded concurrency, retries with backoff, timeouts and
+on-disk response cache (keyed by endpoint, model, prompt templates and row): a database is paid
+for once, and a table's rows are asked for at once. Every sentence is checked like a
+template's: one line, every non-null value present. A sentence that fails is retried with the
+missing values named; if it still fails, the row fails loudly (``strict``) or falls back to the
+generic sentence and is counted in ``fallbacks``. The API key is read from an environment
+variable and never stored.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from holobench._urls import redact_url
+from holobench.backends.base import ChatMessage, ChatRequest, SamplingParams
+from holobench.backends.client import Client
+from holobench.backends.registry import BackendOptions, create_backend
 from holobench.cache import ResponseCache
 from holobench.errors import FaithfulnessError, HoloBenchError
+from holobench.prompts import prompt_version, render_template
 from holobench.records import TableSchema
 from holobench.sql import json_value
 from holobench.verbalize.faithfulness import check_sentence
 from holobench.verbalize.generic import GenericVerbalizer, singular
 from holobench.verbalize.templates import one_line
 
-PROMPT_VERSION = "v1"
-SYSTEM_PROMPT = (
-    "You turn one database record into one fluent English sentence. Mention every field value "
-    "exactly as given (numbers, dates, names, codes and ids), add nothing that is not in the record, "
-    "and answer with the sentence only, on a single line."
-)
+SYSTEM_PROMPT = render_template("verbalize_system")
 
 
 def _user_prompt(table: str, row: Mapping[str, Any], missing: Sequence[str] = ()) -> str:
     record = json.dumps({k: json_value(v) for k, v in row.items()}, ensure_ascii=False)
-    text = f"Table: {table} (one {singular(table)} per record)\nRecord: {record}"
-    if missing:
-        text += "\nYour previous sentence left out: " + ", ".join(missing) + ". Include every value."
-    return text
+    return render_template("verbalize_row", table=table, singular=singular(table), record=record, missing=list(missing))
 
 
 class LLMVerbalizer:
@@ -56,59 +54,58 @@ class LLMVerbalizer:
         max_attempts: int = 2,
         strict: bool = True,
         timeout: float = 60.0,
+        concurrency: int = 8,
+        max_retries: int = 3,
     ) -> None:
-        import openai
-
         self.schema = schema
         self.model = model
         self.base_url = base_url
+        self.api_key_env = api_key_env
+        self.cache_dir = cache_dir
         self.name = f"llm:{model}"
         self.temperature = temperature
         self.max_attempts = max_attempts
         self.strict = strict
+        self.timeout = timeout
+        self.concurrency = concurrency
+        self.max_retries = max_retries
         self.fallbacks = 0
         self._fallback = GenericVerbalizer(schema)
-        self._client = openai.OpenAI(
-            base_url=base_url, api_key=os.environ.get(api_key_env) or "not-needed", timeout=timeout, max_retries=3
+
+    def _client(self) -> Client:
+        options = BackendOptions(model=self.model, base_url=self.base_url, api_key_env=self.api_key_env)
+        return Client(
+            create_backend("openai", options),
+            concurrency=self.concurrency,
+            max_retries=self.max_retries,
+            timeout=self.timeout,
+            backoff_base=0.5,
+            cache=ResponseCache(self.cache_dir / "responses.sqlite"),
         )
-        self._cache = ResponseCache(cache_dir / "responses.sqlite")
 
-    def _key(self, messages: list[dict[str, str]]) -> str:
-        payload = json.dumps(
-            [PROMPT_VERSION, self.base_url, self.model, self.temperature, messages], sort_keys=True, ensure_ascii=False
+    async def _complete(self, client: Client, index: int, row: Mapping[str, Any], missing: Sequence[str]) -> str:
+        request = ChatRequest(
+            instance_id=f"{self.schema.name}#{index}",
+            messages=(
+                ChatMessage(role="system", content=SYSTEM_PROMPT),
+                ChatMessage(role="user", content=_user_prompt(self.schema.name, row, missing)),
+            ),
+            sampling=SamplingParams(temperature=self.temperature),
+            prompt="verbalize_row",
+            metadata={"cache_salt": prompt_version("verbalize_system")},
         )
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-    def _complete(self, messages: list[dict[str, str]]) -> str:
-        key = self._key(messages)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        import openai
-
-        try:
-            response = self._client.chat.completions.create(
-                model=self.model,
-                messages=messages,  # type: ignore[arg-type]
-                temperature=self.temperature,
-            )
-        except openai.OpenAIError as exc:
+        outcome = await client.complete(request)
+        if outcome.completion is None:
+            kind = outcome.error.kind if outcome.error is not None else "error"
             raise HoloBenchError(
-                f"LLM verbalizer: request to {redact_url(self.base_url or 'the OpenAI API')} failed: "
-                f"{type(exc).__name__}"
-            ) from exc
-        text = one_line(response.choices[0].message.content or "")
-        self._cache.put(key, text)
-        return text
+                f"LLM verbalizer: request to {redact_url(self.base_url or 'the OpenAI API')} failed: {kind}"
+            )
+        return one_line(outcome.completion.text)
 
-    def sentence(self, index: int, row: Mapping[str, Any]) -> str:
+    async def _sentence(self, client: Client, index: int, row: Mapping[str, Any]) -> str:
         missing: list[str] = []
         for _ in range(self.max_attempts):
-            messages = [
-                {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": _user_prompt(self.schema.name, row, missing)},
-            ]
-            text = self._complete(messages)
+            text = await self._complete(client, index, row, missing)
             problems = check_sentence(self.schema.name, index, dict(row), text)
             if not problems:
                 return text
@@ -121,8 +118,17 @@ class LLMVerbalizer:
         self.fallbacks += 1
         return self._fallback.sentence(row)
 
+    async def _sentences(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        client = self._client()
+        try:
+            return list(await asyncio.gather(*(self._sentence(client, i, r) for i, r in enumerate(rows))))
+        finally:
+            await client.backend.aclose()
+            if client.cache is not None:
+                client.cache.close()
+
     def verbalize_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
-        return [self.sentence(i, r) for i, r in enumerate(rows)]
+        return asyncio.run(self._sentences(rows))
 
     def fingerprint(self) -> str | None:
         return None  # a model's sentences are cached by the response cache, not reused here
