@@ -34,34 +34,36 @@ __all__ = [
     "open_source",
 ]
 
-KINDS = ("bundled", "spider", "hub", "sqlite", "duckdb", "files")
+#: Every source kind, one line each: a new kind is a module with a Source subclass plus a line.
+SOURCE_KINDS: dict[str, type[Source]] = {
+    "bundled": BundledSource,
+    "spider": SpiderSource,
+    "hub": HubSource,
+    "sqlite": SqliteFileSource,
+    "duckdb": DuckDBFileSource,
+    "files": FilesSource,
+}
+KINDS = tuple(SOURCE_KINDS)
 
 
 def open_source(spec: str = "bundled", templates: Path | None = None) -> Source:
     """Open a source from its ``kind:location`` spec."""
     kind, _, location = spec.partition(":")
     kind = kind.strip().lower()
-    if templates is not None and kind != "spider":  # silently ignoring them would verbalize otherwise
+    source = SOURCE_KINDS.get(kind)
+    if templates is not None and (source is None or not source.takes_templates):
+        # silently ignoring them would verbalize otherwise
         raise SourceError(
             f"--templates {templates}: applies to spider: sources only; a {kind}: source reads its "
             "templates from templates/<table>.j2 beside its data (see the README)"
         )
-    if kind == "bundled":
-        return BundledSource(Path(location)) if location else BundledSource()
-    if not location:
+    if source is not None and source.needs_location and not location:
         raise SourceError(f"source {spec!r} needs a location, e.g. {kind}:<path>; kinds: {', '.join(KINDS)}")
-    path = Path(location).expanduser()
-    if kind == "spider":
-        return SpiderSource(path, templates=templates)
-    if kind == "hub":
-        return HubSource(location if not path.exists() else path)
-    if kind == "sqlite":
-        return SqliteFileSource(path)
-    if kind == "duckdb":
-        return DuckDBFileSource(path)
-    if kind == "files":
-        return FilesSource(path)
-    raise SourceError(f"unknown source kind {kind!r} in {spec!r}; use one of: {', '.join(KINDS)}")
+    if source is None:
+        if not location:
+            raise SourceError(f"source {spec!r} needs a location, e.g. {kind}:<path>; kinds: {', '.join(KINDS)}")
+        raise SourceError(f"unknown source kind {kind!r} in {spec!r}; use one of: {', '.join(KINDS)}")
+    return source.from_location(location, templates)
 
 
 def open_database(db_id: str, source: str = "bundled") -> Database:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import abc
+from pathlib import Path
+from typing import ClassVar
 
 from holobench.database import Database
 from holobench.errors import SourceError
@@ -14,6 +16,17 @@ class Source(abc.ABC):
     """Where databases come from: bundled data, a Spider folder, the hub format, plain files."""
 
     name: str = "source"
+
+    #: whether a location must follow the kind in a spec (``spider:<dir>``; ``bundled`` needs none)
+    needs_location: ClassVar[bool] = True
+
+    #: whether ``--templates`` applies: a folder of templates for data that ships none
+    takes_templates: ClassVar[bool] = False
+
+    @classmethod
+    def from_location(cls, location: str, templates: Path | None = None) -> Source:
+        """The source a ``kind:location`` spec names (the registry in ``sources/__init__.py``)."""
+        return cls(Path(location).expanduser())  # type: ignore[call-arg]  # file sources take a path
 
     @abc.abstractmethod
     def list_databases(self) -> list[str]: ...

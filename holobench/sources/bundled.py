@@ -42,6 +42,11 @@ class BundledSource(Source):
     """``data/<db_id>/<db_id>.sqlite`` with ``templates/<table>.j2`` and ``SOURCE.md``."""
 
     name = "bundled"
+    needs_location = False
+
+    @classmethod
+    def from_location(cls, location: str, templates: Path | None = None) -> BundledSource:
+        return cls(Path(location)) if location else cls()
 
     def __init__(self, root: Path | None = None, queries: Path | None = None) -> None:
         self.root = Path(root) if root is not None else data_root()

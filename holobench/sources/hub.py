@@ -143,6 +143,12 @@ class HubSource(Source):
 
     name = "hub"
 
+    @classmethod
+    def from_location(cls, location: str, templates: Path | None = None) -> HubSource:
+        """A local export when the path exists, else a hub dataset name (owner/name)."""
+        path = Path(location).expanduser()
+        return cls(location if not path.exists() else path)
+
     def __init__(self, location: str | Path = DEFAULT_REPO) -> None:
         self.location = str(location)
         path = Path(location)

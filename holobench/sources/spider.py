@@ -21,6 +21,11 @@ class SpiderSource(Source):
     """A Spider (or BIRD) folder.  ``templates`` may hold ``<db_id>/<table>.j2`` files."""
 
     name = "spider"
+    takes_templates = True
+
+    @classmethod
+    def from_location(cls, location: str, templates: Path | None = None) -> SpiderSource:
+        return cls(Path(location).expanduser(), templates=templates)
 
     def __init__(self, root: Path, templates: Path | None = None) -> None:
         self.root = Path(root)
