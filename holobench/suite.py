@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -357,6 +358,16 @@ def instance_json(instance: Instance) -> str:
     return instance.model_dump_json(exclude_none=True)
 
 
+@dataclass
+class _Tally:
+    """What writing the cells found, for the manifest."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    withheld: int = 0
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    digest: Any = field(default_factory=hashlib.sha256)
+
+
 def generate_suite(
     suite: Suite,
     out_dir: Path,
@@ -375,12 +386,6 @@ def generate_suite(
     total = run.count()
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / "instances.jsonl"
-    tmp = out_dir / "instances.jsonl.tmp"
-    counts: dict[str, int] = {}
-    withheld = 0
-    skipped: list[dict[str, Any]] = []
-    digest = hashlib.sha256()
-    done = 0
     quotas = run.withheld_quotas()
     chunks = [(db_id, index, quotas.get((db_id, index), 0)) for db_id, index in run.chunks()]
     pool = None
@@ -394,28 +399,53 @@ def generate_suite(
     else:
         results = (run.build_chunk(*chunk) for chunk in chunks)
     try:
+        tally = _write_cells(final, chunks, results, total, progress)
+    finally:
+        if pool is not None:
+            pool.terminate()
+    manifest = _manifest(suite, run, tally, final, total)
+    if parquet:
+        manifest["files"]["instances.parquet"] = write_parquet(final, out_dir / "instances.parquet")
+    atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def _write_cells(
+    final: Path,
+    chunks: list[tuple[str, int, int]],
+    results: Iterator[list[Cell]],
+    total: int,
+    progress: Callable[[int, int], None] | None,
+) -> _Tally:
+    """Stream the built cells into ``final`` in grid order, through a temporary file."""
+    tally = _Tally()
+    tmp = final.with_name(final.name + ".tmp")
+    done = 0
+    try:
         with naming(final), tmp.open("w", encoding="utf-8") as fh:
             for (db_id, _, _), cells in zip(chunks, results, strict=True):
                 for line, skip, answerable in cells:
                     if answerable is False:
-                        withheld += 1
+                        tally.withheld += 1
                     if line is not None:
                         fh.write(line)
-                        digest.update(line.encode("utf-8"))
-                        counts[db_id] = counts.get(db_id, 0) + 1
+                        tally.digest.update(line.encode("utf-8"))
+                        tally.counts[db_id] = tally.counts.get(db_id, 0) + 1
                     elif skip is not None:
-                        skipped.append(skip)
+                        tally.skipped.append(skip)
                     done += 1
                     if progress is not None:
                         progress(done, total)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    finally:
-        if pool is not None:
-            pool.terminate()
     tmp.replace(final)
-    manifest: dict[str, Any] = {
+    return tally
+
+
+def _manifest(suite: Suite, run: SuiteRun, tally: _Tally, final: Path, total: int) -> dict[str, Any]:
+    built = sum(tally.counts.values())
+    return {
         "suite": suite.model_dump(mode="json"),
         "suite_hash": suite.suite_hash(),
         "holobench_version": __version__,
@@ -423,18 +453,14 @@ def generate_suite(
         "tokenizer": suite.tokenizer,
         "versions": versions(tokenizer=suite.tokenizer),
         "source_revision": run.source.revision(),
-        "instances": sum(counts.values()),
-        "instances_per_database": counts,
+        "instances": built,
+        "instances_per_database": tally.counts,
         "grid_size": total,
-        "sampling": _sampling_record(suite, withheld, sum(counts.values())),
+        "sampling": _sampling_record(suite, tally.withheld, built),
         "provenance": [p.model_dump() for p in run.provenance_summaries()] if suite.sampling == "answerable" else [],
-        "skipped": skipped,
-        "files": {"instances.jsonl": {"sha256": digest.hexdigest(), "bytes": final.stat().st_size}},
+        "skipped": tally.skipped,
+        "files": {"instances.jsonl": {"sha256": tally.digest.hexdigest(), "bytes": final.stat().st_size}},
     }
-    if parquet:
-        manifest["files"]["instances.parquet"] = write_parquet(final, out_dir / "instances.parquet")
-    atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return manifest
 
 
 def write_parquet(jsonl: Path, target: Path) -> dict[str, Any]:
