@@ -9,7 +9,6 @@ generation, run and score manifest carries them, and submissions and the leaderb
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import platform
 import sqlite3
 from collections.abc import Iterable
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from holobench._version import __version__
+from holobench.records import SuiteManifest
 
 # Distributions whose release can change a generated instance (gold, sentences, token counts).
 GENERATION_PACKAGES = ("duckdb", "sqlglot", "jinja2", "tiktoken", "tokenizers")
@@ -54,11 +54,10 @@ def reference_versions() -> dict[str, Any]:
 def suite_versions(instances: Path) -> dict[str, Any]:
     """What the suite manifest beside an instances file recorded, or {} when there is none."""
     try:
-        manifest = json.loads((instances.parent / "manifest.json").read_text(encoding="utf-8"))
+        text = (instances.parent / "manifest.json").read_text(encoding="utf-8")
+        return SuiteManifest.model_validate_json(text).versions
     except (OSError, ValueError):
         return {}
-    found = manifest.get("versions") if isinstance(manifest, dict) else None
-    return found if isinstance(found, dict) else {}
 
 
 def version_differences(left: dict[str, Any], right: dict[str, Any]) -> list[str]:

@@ -36,7 +36,7 @@ from holobench.fewshot import demonstrations
 from holobench.journal import Journal
 from holobench.jsonl import file_hash, leading_id, read_instances
 from holobench.prompts import AUTO, PROMPTS, prompt_version, render_prompt, split_reasoning
-from holobench.records import Instance, Prediction, PromptItem, RunItem
+from holobench.records import Instance, Prediction, PromptItem, RunItem, RunManifest
 from holobench.tokenizers import get_tokenizer
 
 
@@ -175,12 +175,15 @@ def _check_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
     path = out_dir / "manifest.json"
     manifest = json.loads(json.dumps(manifest))  # compare in JSON form (tuples become lists)
     if path.exists():
-        old = json.loads(path.read_text(encoding="utf-8"))
-        for key in ("instances_sha256", "backend", "prompt", "sampling", "shard"):
-            if old.get(key) != manifest.get(key):
-                raise HoloBenchError(
-                    f"{path}: this folder holds a run with a different {key}; use a new --out to keep both"
-                )
+        try:
+            old = RunManifest.model_validate_json(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise HoloBenchError(f"{path}: not a run manifest; move it aside or use a new --out") from exc
+        key = old.differs(RunManifest.model_validate(manifest))
+        if key is not None:
+            raise HoloBenchError(
+                f"{path}: this folder holds a run with a different {key}; use a new --out to keep both"
+            )
     atomic_write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
@@ -386,18 +389,18 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> dict[str, Any]:
     """Join shard folders of one run: same instances, backend, prompt and sampling."""
     if not run_dirs:
         raise HoloBenchError("merge needs at least one run folder")
-    manifests = []
+    manifests: list[RunManifest] = []
     for d in run_dirs:
         path = d / "manifest.json"
         try:
-            manifests.append(json.loads(path.read_text(encoding="utf-8")))
+            manifests.append(RunManifest.model_validate_json(path.read_text(encoding="utf-8")))
         except (OSError, ValueError) as exc:
             raise HoloBenchError(f"{path}: missing or unreadable manifest; is {d} a run folder?") from exc
     first = manifests[0]
     for d, m in zip(run_dirs[1:], manifests[1:], strict=True):
-        for key in ("instances_sha256", "backend", "prompt", "sampling"):
-            if m.get(key) != first.get(key):
-                raise HoloBenchError(f"{d}: its {key} differs from {run_dirs[0]}'s; only shards of one run merge")
+        key = m.differs(first, ("instances_sha256", "backend", "prompt", "sampling"))
+        if key is not None:
+            raise HoloBenchError(f"{d}: its {key} differs from {run_dirs[0]}'s; only shards of one run merge")
     merged: dict[str, Prediction] = {}
     origin: dict[str, Path] = {}
     for d in run_dirs:
@@ -415,6 +418,6 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = "".join(merged[pid].model_dump_json() + "\n" for pid in sorted(merged))
     atomic_write_text(out_dir / "predictions.jsonl", lines)
-    manifest = {**first, "shard": None, "merged_from": [str(d) for d in run_dirs]}
+    manifest = {**first.model_dump(exclude_unset=True), "shard": None, "merged_from": [str(d) for d in run_dirs]}
     atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return {"predictions": len(merged), "runs": len(run_dirs)}

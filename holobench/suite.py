@@ -27,7 +27,7 @@ from holobench.environment import versions
 from holobench.errors import HoloBenchError, field_problem
 from holobench.lines import TableLines, seeded_rng
 from holobench.provenance import Provenance, ProvenanceSummary
-from holobench.records import Category, Instance, Placement, Query
+from holobench.records import Category, Instance, Placement, Query, SuiteManifest
 from holobench.sampling import DEFAULT_POSITIVES, MAX_UNANSWERABLE, Sampling
 from holobench.sources import open_source
 from holobench.sources.base import Source
@@ -445,7 +445,7 @@ def _write_cells(
 
 def _manifest(suite: Suite, run: SuiteRun, tally: _Tally, final: Path, total: int) -> dict[str, Any]:
     built = sum(tally.counts.values())
-    return {
+    manifest = {
         "suite": suite.model_dump(mode="json"),
         "suite_hash": suite.suite_hash(),
         "holobench_version": __version__,
@@ -461,6 +461,8 @@ def _manifest(suite: Suite, run: SuiteRun, tally: _Tally, final: Path, total: in
         "skipped": tally.skipped,
         "files": {"instances.jsonl": {"sha256": tally.digest.hexdigest(), "bytes": final.stat().st_size}},
     }
+    SuiteManifest.model_validate(manifest)  # the shape every reader of it expects
+    return manifest
 
 
 def write_parquet(jsonl: Path, target: Path) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from holobench.records.instance import (
     PromptItem,
     RunItem,
 )
+from holobench.records.manifests import RunManifest, ScoreSummary, SuiteManifest
 from holobench.records.query import (
     Category,
     Column,
@@ -50,10 +51,13 @@ __all__ = [
     "Query",
     "Result",
     "RunItem",
+    "RunManifest",
     "ScoreRecord",
     "ScoreStatus",
+    "ScoreSummary",
     "Status",
     "SubmissionManifest",
+    "SuiteManifest",
     "TableSchema",
     "Usage",
     "score_of",

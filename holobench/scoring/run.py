@@ -26,7 +26,17 @@ from holobench.environment import versions
 from holobench.errors import HoloBenchError
 from holobench.journal import Journal
 from holobench.jsonl import file_hash, read_instances, read_jsonl
-from holobench.records import MAX_JUDGED_ROWS, GoldView, Instance, InstanceConfig, Label, Prediction, ScoreRecord
+from holobench.records import (
+    MAX_JUDGED_ROWS,
+    GoldView,
+    Instance,
+    InstanceConfig,
+    Label,
+    Prediction,
+    RunManifest,
+    ScoreRecord,
+    ScoreSummary,
+)
 from holobench.scoring.match import has_final_answer
 
 ItemT = TypeVar("ItemT", Instance, "ScoreItem")
@@ -38,16 +48,18 @@ SCORES_FILE = "scores.jsonl"
 SUMMARY_FILE = "summary.json"
 
 
-def load_predictions(path: Path) -> tuple[dict[str, Prediction], dict[str, Any]]:
-    """Predictions from a run folder (with its manifest) or a bare predictions.jsonl."""
+def load_predictions(path: Path) -> tuple[dict[str, Prediction], RunManifest]:
+    """Predictions from a run folder (with its manifest) or a bare predictions.jsonl (whose
+    manifest, when there is none, is empty)."""
     journal = path / "predictions.jsonl" if path.is_dir() else path
     if not journal.is_file():
         raise HoloBenchError(f"{path}: no predictions.jsonl here; pass a run folder from 'holobench run' or the file")
-    manifest: dict[str, Any] = {}
+    manifest = RunManifest()
     manifest_path = journal.parent / "manifest.json"
     if manifest_path.is_file():
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            data = json.loads(manifest_path.read_text(encoding="utf-8"))
+            manifest = RunManifest.model_validate(data if isinstance(data, dict) else {})
         except ValueError as exc:
             raise HoloBenchError(
                 f"{manifest_path}: not JSON ({exc}); restore it or score the predictions file"
@@ -127,12 +139,12 @@ def pair(instances: Path, predictions: dict[str, Prediction], model: type[ItemT]
         )
 
 
-def check_instances(instances: Path, manifest: dict[str, Any]) -> None:
-    expected = manifest.get("instances_sha256")
+def check_instances(instances: Path, manifest: RunManifest) -> None:
+    expected = manifest.instances_sha256
     if expected and file_hash(instances) != expected:
         raise HoloBenchError(
             f"{instances}: not the instances file this run used (its sha256 differs from the run manifest's); "
-            f"pass {manifest.get('instances', 'the original file')}"
+            f"pass {manifest.instances or 'the original file'}"
         )
 
 
@@ -182,6 +194,7 @@ def summarize(records: list[ScoreRecord], missing: int = 0) -> dict[str, Any]:
 def write_scores(out: Path, records: list[ScoreRecord], summary: dict[str, Any], libraries: Sequence[str] = ()) -> None:
     """Records and summary; the summary also records the versions that decided the scores."""
     summary = {**summary, "versions": versions(libraries)}
+    ScoreSummary.model_validate(summary)  # the shape every reader of summary.json expects
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / SCORES_FILE, "".join(r.model_dump_json() + "\n" for r in records))
     atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2, sort_keys=True) + "\n")
