@@ -20,11 +20,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from holobench._io import atomic_write_text
+from holobench._io import atomic_write_text, staged_dir
 from holobench._version import __version__
 from holobench.errors import HoloBenchError
 from holobench.journal import Journal
-from holobench.records import ScoreRecord, SubmissionManifest
+from holobench.records import Prediction, ScoreRecord, SubmissionManifest
 from holobench.submit.archive import (
     MANIFEST,
     PREDICTIONS,
@@ -33,6 +33,7 @@ from holobench.submit.archive import (
     REPORT_SUFFIXES,
     REQUIRED,
     SCORES,
+    Kind,
     SubmissionError,
     _archive_kind,
     _fail,
@@ -92,23 +93,8 @@ def _write_zip(root: Path, names: list[str], dest: Path, when: datetime) -> None
                 shutil.copyfileobj(src, dst, 1 << 20)
 
 
-def pack(
-    run_dir: Path,
-    scores_dir: Path,
-    out: Path,
-    *,
-    suite: str,
-    label: str | None = None,
-    notes: str = "",
-    report_dir: Path | None = None,
-) -> Path:
-    """Bundle a run and its scores into a submission at ``out`` (archive by suffix, else a folder).
-
-    The result is validated before it is moved into place, so a packed submission always passes
-    ``validate``; on any failure nothing is left at ``out``.
-    """
-    if out.exists() or out.is_symlink():
-        raise SubmissionError(f"{out}: already exists (remove it or choose another output path)")
+def _load_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Prediction]]:
+    """The run's manifest, backend settings and predictions; only a whole run with answers is packed."""
     run = _load_json_object(run_dir / "manifest.json", f"is {run_dir} a run folder (holobench run --out)?")
     if run.get("shard"):
         raise SubmissionError(f"{run_dir}: holds one shard {run['shard']} (merge all shards first: holobench merge)")
@@ -121,6 +107,12 @@ def pack(
         raise SubmissionError(str(exc)) from exc
     if not predictions:
         raise SubmissionError(f"{run_dir / PREDICTIONS}: no predictions (run holobench run first)")
+    return run, settings, predictions
+
+
+def _load_scores(scores_dir: Path, predictions: dict[str, Prediction]) -> tuple[dict[str, ScoreRecord], str]:
+    """Scores by id and their scorer: one score per prediction, all from one scorer, so the
+    submission is refused here rather than by the leaderboard."""
     problems: list[str] = []
     scores = _read_jsonl(scores_dir / SCORES, ScoreRecord, "score record", problems, str(scores_dir / SCORES))
     if problems:
@@ -151,62 +143,129 @@ def pack(
             raise SubmissionError(
                 f"{summary_path}: scorer {summary['scorer']!r} but {SCORES} has {scorers[0]!r} (re-run holobench score)"
             )
+    return score_by_id, scorers[0]
+
+
+def _manifest(
+    run_dir: Path,
+    run: dict[str, Any],
+    settings: dict[str, Any],
+    *,
+    n_instances: int,
+    scorer: str,
+    suite: str,
+    label: str | None,
+    notes: str,
+    created: datetime,
+) -> SubmissionManifest:
+    """The submission's manifest: the run's record of itself, plus what the submitter says about it."""
     backend_settings = dict(settings)
     if "sampling" in run and "sampling" not in backend_settings:
         backend_settings["sampling"] = run["sampling"]  # decides the answers as much as the model does
-    now = datetime.now(UTC).replace(microsecond=0)
     model = str(settings.get("model", ""))
     try:
-        manifest = SubmissionManifest(
+        return SubmissionManifest(
             format_version=1,
             holobench_version=str(run.get("holobench_version") or __version__),
             suite=suite,
             instances_sha256=str(run.get("instances_sha256", "")),
-            n_instances=len(predictions),
+            n_instances=n_instances,
             model=model,
             backend=settings["backend"],
             backend_settings=backend_settings,
             prompt=str(run.get("prompt", "")),
-            scorer=scorers[0],
-            created=now.isoformat().replace("+00:00", "Z"),
+            scorer=scorer,
+            created=created.isoformat().replace("+00:00", "Z"),
             label=label or model,
             notes=notes,
             versions={k: v for k, v in (("run", run.get("versions")), ("suite", run.get("suite_versions"))) if v},
         )
     except ValidationError as exc:
         raise SubmissionError(f"{run_dir}: cannot build the submission manifest ({_reason(exc)})") from exc
-    reports = _report_files(report_dir) if report_dir is not None else []
 
-    kind = _archive_kind(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+
+def _stage(
+    staging: Path,
+    out: Path,
+    manifest: SubmissionManifest,
+    predictions: dict[str, Prediction],
+    score_by_id: dict[str, ScoreRecord],
+    reports: list[tuple[Path, str]],
+) -> list[str]:
+    """Write the submission's files into ``staging`` (records sorted by id) and check them as the
+    leaderboard will, naming ``out`` in any message; returns the names, in archive order."""
+    atomic_write_text(staging / MANIFEST, manifest.model_dump_json(indent=2) + "\n")
+    with (staging / PREDICTIONS).open("w", encoding="utf-8") as fh:
+        for pid in sorted(predictions):
+            fh.write(predictions[pid].model_dump_json() + "\n")
+    with (staging / SCORES).open("w", encoding="utf-8") as fh:
+        for sid in sorted(score_by_id):
+            fh.write(score_by_id[sid].model_dump_json() + "\n")
+    names = list(REQUIRED)
+    if reports:
+        (staging / REPORT).mkdir()
+        for src, name in reports:
+            (staging / REPORT / name).parent.mkdir(exist_ok=True)
+            shutil.copyfile(src, staging / REPORT / name)
+            names.append(f"{REPORT}/{name}")
+    _validate_folder(staging, out, None)  # a packed submission must pass the leaderboard's checks
+    return names
+
+
+def _archive(staging: Path, names: list[str], out: Path, kind: Kind, when: datetime) -> None:
+    """Archive the staged files beside ``out`` under a temporary name, then rename it into place."""
     archive_tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
     try:
-        atomic_write_text(staging / MANIFEST, manifest.model_dump_json(indent=2) + "\n")
-        with (staging / PREDICTIONS).open("w", encoding="utf-8") as fh:
-            for pid in sorted(predictions):
-                fh.write(predictions[pid].model_dump_json() + "\n")
-        with (staging / SCORES).open("w", encoding="utf-8") as fh:
-            for sid in sorted(score_by_id):
-                fh.write(score_by_id[sid].model_dump_json() + "\n")
-        names = list(REQUIRED)
-        if reports:
-            (staging / REPORT).mkdir()
-            for src, name in reports:
-                (staging / REPORT / name).parent.mkdir(exist_ok=True)
-                shutil.copyfile(src, staging / REPORT / name)
-                names.append(f"{REPORT}/{name}")
-        _validate_folder(staging, out, None)  # a packed submission must pass the leaderboard's checks
-        if kind is None:
-            staging.chmod(0o755)  # mkdtemp makes it private; a submission folder is meant to be shared
-            staging.rename(out)
-            return out
         if kind == "tar":
-            _write_tar(staging, names, archive_tmp, now.timestamp())
+            _write_tar(staging, names, archive_tmp, when.timestamp())
         else:
-            _write_zip(staging, names, archive_tmp, now)
+            _write_zip(staging, names, archive_tmp, when)
         archive_tmp.replace(out)
-        return out
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
         archive_tmp.unlink(missing_ok=True)
+
+
+def pack(
+    run_dir: Path,
+    scores_dir: Path,
+    out: Path,
+    *,
+    suite: str,
+    label: str | None = None,
+    notes: str = "",
+    report_dir: Path | None = None,
+) -> Path:
+    """Bundle a run and its scores into a submission at ``out`` (archive by suffix, else a folder).
+
+    The result is validated before it is moved into place, so a packed submission always passes
+    ``validate``; on any failure nothing is left at ``out``.
+    """
+    if out.exists() or out.is_symlink():
+        raise SubmissionError(f"{out}: already exists (remove it or choose another output path)")
+    run, settings, predictions = _load_run(run_dir)
+    score_by_id, scorer = _load_scores(scores_dir, predictions)
+    now = datetime.now(UTC).replace(microsecond=0)
+    manifest = _manifest(
+        run_dir,
+        run,
+        settings,
+        n_instances=len(predictions),
+        scorer=scorer,
+        suite=suite,
+        label=label,
+        notes=notes,
+        created=now,
+    )
+    reports = _report_files(report_dir) if report_dir is not None else []
+    kind = _archive_kind(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if kind is None:  # the staged folder itself becomes the submission
+        with staged_dir(out, "submission") as staging:
+            _stage(staging, out, manifest, predictions, score_by_id, reports)
+        return out
+    with tempfile.TemporaryDirectory(
+        prefix=f".{out.name}.", suffix=".tmp", dir=out.parent, ignore_cleanup_errors=True
+    ) as scratch:  # the staged folder is only the archive's source
+        names = _stage(Path(scratch), out, manifest, predictions, score_by_id, reports)
+        _archive(Path(scratch), names, out, kind, now)
+    return out
