@@ -43,6 +43,8 @@ ENTRY_TABLES = {
 
 @dataclass
 class Entry:
+    """One submission as the site shows it: numbers and their display text, computed once."""
+
     label: str
     slug: str
     model: str
@@ -71,6 +73,7 @@ class Entry:
 
 
 def _slug(text: str, taken: set[str]) -> str:
+    """A file name for an entry's page from its label, unique among ``taken`` (labels may collide)."""
     base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "entry"
     slug, n = base, 2
     while slug in taken:
@@ -80,10 +83,12 @@ def _slug(text: str, taken: set[str]) -> str:
 
 
 def _num(value: Any) -> float:
+    """A table cell as a float, NaN for a missing one, so sorting and formatting need one case."""
     return float("nan") if value is None or pd.isna(value) else float(value)
 
 
 def _entry(sub: Submission, taken: set[str]) -> tuple[Entry, pd.DataFrame]:
+    """A submission's entry and its score frame (the entry page's tables and plots come from it)."""
     m = sub.manifest
     df = frame([Run(m.label, sub.scores)])
     overall = table(df, []).iloc[0] if len(df) else None
@@ -124,6 +129,7 @@ def _entry(sub: Submission, taken: set[str]) -> tuple[Entry, pd.DataFrame]:
 
 
 def _table_rows(t: pd.DataFrame, by: list[str]) -> tuple[list[str], list[list[str]]]:
+    """An aggregate table as header and text rows, formatted here so the template stays logic-free."""
     columns = [*by, "score [95% CI]", "n", "queries", "skipped", "failed", "truncated"]
     rows = []
     for _, r in t.iterrows():
@@ -139,6 +145,7 @@ def _table_rows(t: pd.DataFrame, by: list[str]) -> tuple[list[str], list[list[st
 
 
 def _check_gold(instances: Path) -> str:
+    """Refuse a suite whose gold answers the engines here do not reproduce; else say they did."""
     check = verify_gold_file(instances)
     engines = describe(check.versions)
     if not check.ok:

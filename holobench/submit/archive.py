@@ -56,6 +56,8 @@ class SubmissionError(HoloBenchError):
 
 @dataclass(frozen=True)
 class _Entry:
+    """One member of a submission, as the layout rules see it."""
+
     name: str  # normalised: no "./", no empty components; "" is the root
     size: int
     is_dir: bool
@@ -71,12 +73,14 @@ def _show(text: str, limit: int = 80) -> str:
 
 
 def _few(items: Iterable[str], n: int = 3) -> str:
+    """The first ``n`` items, sorted and quoted: enough to find them, short enough for one line."""
     ordered = sorted(items)
     head = ", ".join(_show(x, 40) for x in ordered[:n])
     return head + (f" and {len(ordered) - n} more" if len(ordered) > n else "")
 
 
 def _fail(source: Path, problems: list[str]) -> SubmissionError:
+    """One error line for all the problems (the first few shown), so they can be fixed in one go."""
     shown = problems[:MAX_PROBLEMS_SHOWN]
     text = "; ".join(shown)
     if len(problems) > len(shown):
@@ -88,6 +92,7 @@ def _fail(source: Path, problems: list[str]) -> SubmissionError:
 
 
 def _archive_kind(path: Path) -> Kind | None:
+    """The archive format a path's suffix names; None for anything else (a folder, for ``pack``)."""
     name = path.name.lower()
     if name.endswith((".tar.gz", ".tgz")):
         return "tar"
@@ -110,10 +115,12 @@ def _unsafe_name(name: str) -> str | None:
 
 
 def _normalise(name: str) -> str:
+    """``./a//b`` and ``a/b`` are one member: compare and place members by this form."""
     return "/".join(part for part in name.split("/") if part not in ("", "."))
 
 
 def _is_report_file(name: str) -> bool:
+    """A figure or table where ``holobench report`` puts them: report/ or its tables/ and plots/."""
     parts = name.split("/")
     placed = len(parts) == 2 or (len(parts) == 3 and parts[1] in REPORT_SUBDIRS)
     return placed and parts[0] == REPORT and PurePosixPath(parts[-1]).suffix.lower() in REPORT_SUFFIXES
@@ -151,6 +158,7 @@ def _check_layout(entries: list[_Entry], problems: list[str]) -> None:
 
 
 def _bomb(name: str, size: int, compressed: int) -> str | None:
+    """Why a member expands suspiciously far for its compressed size, or None when it does not."""
     if size >= RATIO_MIN_BYTES and size > MAX_RATIO * max(compressed, 1):
         return (
             f"{_show(name)} expands {size / max(compressed, 1):,.0f}x ({size:,} bytes), over the {MAX_RATIO}x"
@@ -219,10 +227,11 @@ class _CappedStream:
 
 
 class _CapExceeded(Exception):
-    pass
+    """Raised by :class:`_CappedStream` at the cap, so reading stops there."""
 
 
 def _tar_signature(info: tarfile.TarInfo) -> tuple[str, bytes, int]:
+    """What must not change between the checked read and the extracting one."""
     return info.name, info.type, info.size
 
 
@@ -267,6 +276,7 @@ def _scan_tar(path: Path, problems: list[str]) -> list[tuple[str, bytes, int]] |
 
 
 def _extract_tar(path: Path, dest: Path, problems: list[str]) -> None:
+    """Scan the headers first; extract (regular files only) when they pass and have not changed since."""
     signatures = _scan_tar(path, problems)
     if problems or signatures is None:
         return
@@ -284,56 +294,67 @@ def _extract_tar(path: Path, dest: Path, problems: list[str]) -> None:
 # ------------------------------------------------------------------------------------------- zip
 
 
+def _zip_entries(infos: list[zipfile.ZipInfo], problems: list[str]) -> list[_Entry]:
+    """The members a zip's central directory declares; unsafe ones become problems, not entries."""
+    entries: list[_Entry] = []
+    for info in infos:
+        unsafe = _unsafe_name(info.filename)
+        if unsafe:
+            problems.append(f"member {_show(info.filename)} {unsafe} (use relative paths inside the archive)")
+            continue
+        name = _normalise(info.filename)
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            problems.append(f"member {_show(info.filename)} is a symlink (archive the real file instead)")
+        elif stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
+            problems.append(f"member {_show(info.filename)} is a device or fifo (only regular files are allowed)")
+        elif info.flag_bits & 0x1:
+            problems.append(f"member {_show(info.filename)} is encrypted (submissions must be readable)")
+        elif info.is_dir():
+            entries.append(_Entry(name, 0, True))
+        else:
+            entries.append(_Entry(name, info.file_size, False))
+            bomb = _bomb(name, info.file_size, info.compress_size)
+            if bomb:
+                problems.append(bomb)
+    return entries
+
+
+def _copy_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], dest: Path, problems: list[str]) -> None:
+    """Write the checked members under ``dest``, stopping at a member that outgrows its declared size
+    (headers can lie, so the size check is repeated on the bytes themselves)."""
+    root = dest.resolve()
+    for info in infos:
+        if info.is_dir():
+            continue
+        target = (dest / _normalise(info.filename)).resolve()
+        if not target.is_relative_to(root):  # cannot happen after the checks; kept as a backstop
+            problems.append(f"member {_show(info.filename)} escapes the extraction folder")
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        written = 0
+        with zf.open(info) as src, target.open("xb") as dst:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                written += len(block)
+                if written > info.file_size:
+                    problems.append(f"member {_show(info.filename)} is larger than its header says")
+                    return
+                dst.write(block)
+
+
 def _extract_zip(path: Path, dest: Path, problems: list[str]) -> None:
+    """Check every member's header, then (only when all pass) write the files under ``dest``."""
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             if len(infos) > MAX_MEMBERS:
                 problems.append(f"has {len(infos)} members, more than the {MAX_MEMBERS} allowed (drop report files)")
                 return
-            entries: list[_Entry] = []
-            for info in infos:
-                unsafe = _unsafe_name(info.filename)
-                if unsafe:
-                    problems.append(f"member {_show(info.filename)} {unsafe} (use relative paths inside the archive)")
-                    continue
-                name = _normalise(info.filename)
-                mode = info.external_attr >> 16
-                if stat.S_ISLNK(mode):
-                    problems.append(f"member {_show(info.filename)} is a symlink (archive the real file instead)")
-                elif stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
-                    problems.append(
-                        f"member {_show(info.filename)} is a device or fifo (only regular files are allowed)"
-                    )
-                elif info.flag_bits & 0x1:
-                    problems.append(f"member {_show(info.filename)} is encrypted (submissions must be readable)")
-                elif info.is_dir():
-                    entries.append(_Entry(name, 0, True))
-                else:
-                    entries.append(_Entry(name, info.file_size, False))
-                    bomb = _bomb(name, info.file_size, info.compress_size)
-                    if bomb:
-                        problems.append(bomb)
+            entries = _zip_entries(infos, problems)
             _check_layout(entries, problems)
             if problems:
                 return
-            root = dest.resolve()
-            for info in infos:
-                if info.is_dir():
-                    continue
-                target = (dest / _normalise(info.filename)).resolve()
-                if not target.is_relative_to(root):  # cannot happen after the checks; kept as a backstop
-                    problems.append(f"member {_show(info.filename)} escapes the extraction folder")
-                    return
-                target.parent.mkdir(parents=True, exist_ok=True)
-                written = 0
-                with zf.open(info) as src, target.open("xb") as dst:
-                    for block in iter(lambda: src.read(1 << 20), b""):
-                        written += len(block)
-                        if written > info.file_size:
-                            problems.append(f"member {_show(info.filename)} is larger than its header says")
-                            return
-                        dst.write(block)
+            _copy_zip(zf, infos, dest, problems)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
         problems.append(f"not a readable .zip archive ({exc}); re-create it with holobench submit pack")
 

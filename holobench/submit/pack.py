@@ -43,6 +43,7 @@ from holobench.submit.validate import _duplicates, _read_jsonl, _reason, _valida
 
 
 def _load_json_object(path: Path, hint: str) -> dict[str, Any]:
+    """A JSON object from ``path``, or a ``SubmissionError`` that ends with ``hint`` (what to do)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -72,6 +73,7 @@ def _report_files(report_dir: Path) -> list[tuple[Path, str]]:
 
 
 def _write_tar(root: Path, names: list[str], dest: Path, mtime: float) -> None:
+    """A .tar.gz of ``names`` in order, with one mode and time: nothing of the packer's disk leaks in."""
     with tarfile.open(dest, "w:gz") as tf:
         for name in names:
             info = tarfile.TarInfo(name)
@@ -83,6 +85,7 @@ def _write_tar(root: Path, names: list[str], dest: Path, mtime: float) -> None:
 
 
 def _write_zip(root: Path, names: list[str], dest: Path, when: datetime) -> None:
+    """A .zip of ``names`` in order, with one mode and time (zip dates start in 1980)."""
     stamp = (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
     with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in names:

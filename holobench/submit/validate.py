@@ -52,6 +52,7 @@ class Submission:
 
 
 def _reason(exc: ValidationError) -> str:
+    """The first pydantic error as ``field: message``: enough to find the fault, on one line."""
     error = exc.errors(include_url=False)[0]
     loc = ".".join(str(part) for part in error["loc"])
     return f"{loc}: {error['msg']}" if loc else str(error["msg"])
@@ -108,6 +109,7 @@ _SECRET_VALUE = re.compile(
 
 
 def _secret_key(key: str) -> bool:
+    """Whether a setting's name says it holds a secret (``api_key``, ``hf_token``; not ``eos_token``)."""
     k = re.sub(r"[^a-z0-9]", "", key.lower())
     if any(word in k for word in _SECRET_WORDS) or k in ("auth", "bearer"):
         return True
@@ -146,6 +148,7 @@ def _check_secrets(data: dict[str, Any], problems: list[str]) -> None:
 
 
 def _read_manifest(root: Path, problems: list[str]) -> SubmissionManifest | None:
+    """The manifest, checked for secrets before its schema; None (with problems) when unusable."""
     path = root / MANIFEST
     try:
         data = json.loads(path.read_bytes())
@@ -166,6 +169,7 @@ def _read_manifest(root: Path, problems: list[str]) -> SubmissionManifest | None
 
 
 def _duplicates(ids: Iterable[str]) -> set[str]:
+    """The ids that occur more than once."""
     return {i for i, n in Counter(ids).items() if n > 1}
 
 
@@ -173,6 +177,14 @@ def _check_ids(
     manifest: SubmissionManifest, predictions: list[Prediction], scores: list[ScoreRecord], problems: list[str]
 ) -> None:
     """Predictions and scores describe the same instances, once each, from the run the manifest names."""
+    _check_instance_ids(manifest, predictions, scores, problems)
+    _check_one_run(manifest, predictions, scores, problems)
+
+
+def _check_instance_ids(
+    manifest: SubmissionManifest, predictions: list[Prediction], scores: list[ScoreRecord], problems: list[str]
+) -> None:
+    """One prediction and one score per instance, as many as the manifest declares."""
     pred_ids = [p.id for p in predictions]
     score_ids = [s.id for s in scores]
     for name, ids in ((PREDICTIONS, pred_ids), (SCORES, score_ids)):
@@ -191,6 +203,13 @@ def _check_ids(
                 f"{name}: {count} records but {MANIFEST} n_instances is {manifest.n_instances}"
                 " (submit the whole suite; re-pack from the complete run)"
             )
+
+
+def _check_one_run(
+    manifest: SubmissionManifest, predictions: list[Prediction], scores: list[ScoreRecord], problems: list[str]
+) -> None:
+    """Every record comes from the model, backend, prompt and scoring the manifest names: entries
+    that mix runs or scorer settings cannot be compared."""
     scorers = Counter(s.scorer for s in scores if s.scorer != manifest.scorer)
     if scorers:
         problems.append(
