@@ -21,6 +21,8 @@ from holobench.backends import SamplingParams
 from holobench.jsonl import file_hash
 from holobench.records import Category, Label, Placement, Prediction, ScoreRecord, Usage
 from holobench.submit import SubmissionError, pack, validate
+from holobench.submit import archive as submit_archive
+from holobench.submit import packing as submit_packing
 
 IDS = ("store_1-q001-a", "store_1-q004-b", "nycflights-q003-c")
 MODEL = "gpt-4o-mini-2024-07-18"
@@ -325,7 +327,7 @@ def test_missing_required_file(packed: Path, tmp_path: Path, sandbox: Path) -> N
 
 
 def test_too_many_members(packed: Path, tmp_path: Path, sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(submit, "MAX_MEMBERS", 8)
+    monkeypatch.setattr(submit_archive, "MAX_MEMBERS", 8)
 
     def extra_tar(tf: tarfile.TarFile) -> None:
         for i in range(10):
@@ -340,7 +342,7 @@ def test_too_many_members(packed: Path, tmp_path: Path, sandbox: Path, monkeypat
 
 
 def test_oversize_member(packed: Path, tmp_path: Path, sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(submit, "MAX_MEMBER_BYTES", 10_000)
+    monkeypatch.setattr(submit_archive, "MAX_MEMBER_BYTES", 10_000)
     big = os.urandom(20_000)  # incompressible: the size limit fires, not the ratio check
     _reject(_zip(sandbox / "big.zip", packed, lambda zf: zf.writestr("report/big.csv", big)), "10,000-byte limit")
     _reject(_tar(sandbox / "big.tgz", packed, lambda tf: _tar_add(tf, "report/big.csv", big)), "10,000-byte limit")
@@ -348,13 +350,13 @@ def test_oversize_member(packed: Path, tmp_path: Path, sandbox: Path, monkeypatc
 
 def test_total_size(packed: Path, tmp_path: Path, sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _zip(sandbox / "total.zip", packed, lambda zf: zf.writestr("report/big.csv", os.urandom(60_000)))
-    monkeypatch.setattr(submit, "MAX_TOTAL_BYTES", path.stat().st_size + 1000)  # archive fits, contents do not
-    monkeypatch.setattr(submit, "MAX_MEMBER_BYTES", 10**9)
+    monkeypatch.setattr(submit_archive, "MAX_TOTAL_BYTES", path.stat().st_size + 1000)  # archive fits, contents do not
+    monkeypatch.setattr(submit_archive, "MAX_MEMBER_BYTES", 10**9)
     _reject(path, "uncompressed, over the")
 
 
 def test_zip_bomb(packed: Path, tmp_path: Path, sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(submit, "RATIO_MIN_BYTES", 4096)
+    monkeypatch.setattr(submit_archive, "RATIO_MIN_BYTES", 4096)
     zeros = bytes(2**20)  # ~1000x compressible
     _reject(_zip(sandbox / "bomb.zip", packed, lambda zf: zf.writestr("report/bomb.csv", zeros)), "zip bomb")
     _reject(_tar(sandbox / "bomb.tgz", None, lambda tf: _tar_add(tf, "report/bomb.csv", zeros)), "zip bomb")
@@ -362,8 +364,8 @@ def test_zip_bomb(packed: Path, tmp_path: Path, sandbox: Path, monkeypatch: pyte
 
 def test_gzip_bomb_stops_at_the_cap(tmp_path: Path, sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Headers of a .tar.gz are read in a capped stream: a bomb is never fully decompressed."""
-    monkeypatch.setattr(submit, "MAX_TOTAL_BYTES", 10_000)
-    monkeypatch.setattr(submit, "MAX_MEMBERS", 4)
+    monkeypatch.setattr(submit_archive, "MAX_TOTAL_BYTES", 10_000)
+    monkeypatch.setattr(submit_archive, "MAX_MEMBERS", 4)
     path = _tar(sandbox / "bomb.tgz", None, lambda tf: _tar_add(tf, "report/bomb.csv", bytes(8 * 2**20)))
     _reject(path, "decompresses to more than")
 
@@ -543,8 +545,8 @@ def test_pack_interrupted_mid_archive(ws: Workspace, monkeypatch: pytest.MonkeyP
         dest.write_bytes(b"half an archive")
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(submit, "_write_tar", broken)
-    monkeypatch.setattr(submit, "_write_zip", broken)
+    monkeypatch.setattr(submit_packing, "_write_tar", broken)
+    monkeypatch.setattr(submit_packing, "_write_zip", broken)
     dest = ws.root / "dest"
     dest.mkdir()
     with pytest.raises(OSError, match="No space"):

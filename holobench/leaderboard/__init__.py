@@ -43,6 +43,8 @@ ENTRY_TABLES = {
 
 @dataclass
 class Entry:
+    """One submission as the site shows it: numbers and their display text, computed once."""
+
     label: str
     slug: str
     model: str
@@ -71,6 +73,7 @@ class Entry:
 
 
 def _slug(text: str, taken: set[str]) -> str:
+    """A file name for an entry's page from its label, unique among ``taken`` (labels may collide)."""
     base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "entry"
     slug, n = base, 2
     while slug in taken:
@@ -80,10 +83,12 @@ def _slug(text: str, taken: set[str]) -> str:
 
 
 def _num(value: Any) -> float:
+    """A table cell as a float, NaN for a missing one, so sorting and formatting need one case."""
     return float("nan") if value is None or pd.isna(value) else float(value)
 
 
 def _entry(sub: Submission, taken: set[str]) -> tuple[Entry, pd.DataFrame]:
+    """A submission's entry and its score frame (the entry page's tables and plots come from it)."""
     m = sub.manifest
     df = frame([Run(m.label, sub.scores)])
     overall = table(df, []).iloc[0] if len(df) else None
@@ -124,6 +129,7 @@ def _entry(sub: Submission, taken: set[str]) -> tuple[Entry, pd.DataFrame]:
 
 
 def _table_rows(t: pd.DataFrame, by: list[str]) -> tuple[list[str], list[list[str]]]:
+    """An aggregate table as header and text rows, formatted here so the template stays logic-free."""
     columns = [*by, "score [95% CI]", "n", "queries", "skipped", "failed", "truncated"]
     rows = []
     for _, r in t.iterrows():
@@ -139,6 +145,7 @@ def _table_rows(t: pd.DataFrame, by: list[str]) -> tuple[list[str], list[list[st
 
 
 def _check_gold(instances: Path) -> str:
+    """Refuse a suite whose gold answers the engines here do not reproduce; else say they did."""
     check = verify_gold_file(instances)
     engines = describe(check.versions)
     if not check.ok:
@@ -163,18 +170,8 @@ def _generated_with(subs: list[Submission], instances: Path | None) -> str:
     return describe(recorded) if isinstance(recorded, dict) else "not recorded"
 
 
-def build(paths: list[Path], out: Path, *, instances: Path | None = None, verify_gold: bool = True) -> dict[str, Any]:
-    """Validate every submission, then render the site; one bad submission stops the build.
-
-    With ``instances``, every gold answer is first recomputed with the engines installed here
-    (``holobench.verify``); a suite whose gold these engines do not reproduce is refused.
-    """
-    if not paths:
-        raise HoloBenchError("leaderboard build needs at least one submission")
-    gold_note = "not recomputed (no --instances)" if instances is None else "not recomputed (--no-verify-gold)"
-    if instances is not None and verify_gold:
-        gold_note = _check_gold(instances)
-    subs = [validate(p, instances) for p in paths]
+def _check_comparable(paths: list[Path], subs: list[Submission]) -> None:
+    """Ranks mean something only between runs of one suite scored by one scorer."""
     first = subs[0].manifest
     for p, s in zip(paths, subs, strict=True):
         if s.manifest.instances_sha256 != first.instances_sha256:
@@ -184,6 +181,10 @@ def build(paths: list[Path], out: Path, *, instances: Path | None = None, verify
             )
         if s.manifest.scorer != first.scorer:
             raise HoloBenchError(f"{p}: scored with {s.manifest.scorer!r}, not {first.scorer!r}; rescore it to compare")
+
+
+def _ranked(subs: list[Submission]) -> list[tuple[Entry, pd.DataFrame]]:
+    """Entries best first (no score last, ties by label), each with its rank and its score frame."""
     taken: set[str] = set()
     built = [_entry(s, taken) for s in subs]
     ranked = sorted(
@@ -196,6 +197,57 @@ def build(paths: list[Path], out: Path, *, instances: Path | None = None, verify
     )
     for rank, (entry, _) in enumerate(ranked, start=1):
         entry.rank = rank
+    return ranked
+
+
+def _write_entry_pages(env: jinja2.Environment, staging: Path, ranked: list[tuple[Entry, pd.DataFrame]]) -> None:
+    """``entries/<slug>.html`` and its plots, one per entry: the detail behind a row of the index."""
+    for entry, df in ranked:
+        computed = {name: table(df, TABLES[name]) for name in ENTRY_TABLES}
+        entry_tables = []
+        for name, title in ENTRY_TABLES.items():
+            columns, rows = _table_rows(computed[name], TABLES[name])
+            entry_tables.append({"title": title, "columns": columns, "rows": rows})
+        plot_dir = staging / "entries" / entry.slug
+        figures = [f"{entry.slug}/{p.name}" for p in draw_plots(df, plot_dir, computed) if p.suffix == ".png"]
+        html = env.get_template("entry.html.j2").render(e=entry, total=len(ranked), tables=entry_tables, plots=figures)
+        (staging / "entries" / f"{entry.slug}.html").write_text(html, encoding="utf-8")
+
+
+def _summary(suite: str, gold_note: str, ranked: list[tuple[Entry, pd.DataFrame]]) -> dict[str, Any]:
+    """The ranking as data (``leaderboard.json``), for scripts that would otherwise scrape the HTML."""
+    return {
+        "suite": suite,
+        "gold": gold_note,
+        "entries": [
+            {
+                "rank": e.rank,
+                "label": e.label,
+                "score": None if pd.isna(e.score_value) else round(e.score_value, 6),
+                "ci": e.ci,
+                "page": f"entries/{e.slug}.html",
+                "flags": list(e.flags),
+            }
+            for e, _ in ranked
+        ],
+    }
+
+
+def build(paths: list[Path], out: Path, *, instances: Path | None = None, verify_gold: bool = True) -> dict[str, Any]:
+    """Validate every submission, then render the site; one bad submission stops the build.
+
+    With ``instances``, every gold answer is first recomputed with the engines installed here
+    (``holobench.verify``); a suite whose gold these engines do not reproduce is refused.
+    """
+    if not paths:
+        raise HoloBenchError("leaderboard build needs at least one submission")
+    gold_note = "not recomputed (no --instances)" if instances is None else "not recomputed (--no-verify-gold)"
+    if instances is not None and verify_gold:
+        gold_note = _check_gold(instances)
+    subs = [validate(p, instances) for p in paths]
+    _check_comparable(paths, subs)
+    first = subs[0].manifest
+    ranked = _ranked(subs)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
@@ -203,18 +255,7 @@ def build(paths: list[Path], out: Path, *, instances: Path | None = None, verify
         (staging / "entries").mkdir()
         every = pd.concat([df for _, df in ranked], ignore_index=True)
         overall_plots = [f"plots/{p.name}" for p in draw_plots(every, staging / "plots") if p.suffix == ".png"]
-        for entry, df in ranked:
-            computed = {name: table(df, TABLES[name]) for name in ENTRY_TABLES}
-            entry_tables = []
-            for name, title in ENTRY_TABLES.items():
-                columns, rows = _table_rows(computed[name], TABLES[name])
-                entry_tables.append({"title": title, "columns": columns, "rows": rows})
-            plot_dir = staging / "entries" / entry.slug
-            figures = [f"{entry.slug}/{p.name}" for p in draw_plots(df, plot_dir, computed) if p.suffix == ".png"]
-            html = env.get_template("entry.html.j2").render(
-                e=entry, total=len(ranked), tables=entry_tables, plots=figures
-            )
-            (staging / "entries" / f"{entry.slug}.html").write_text(html, encoding="utf-8")
+        _write_entry_pages(env, staging, ranked)
         index = env.get_template("index.html.j2").render(
             entries=[e for e, _ in ranked],
             categories=[c for c in CATEGORIES if any(not pd.isna(e.category_values[c]) for e, _ in ranked)],
@@ -228,20 +269,6 @@ def build(paths: list[Path], out: Path, *, instances: Path | None = None, verify
             plots=overall_plots,
         )
         (staging / "index.html").write_text(index, encoding="utf-8")
-        summary = {
-            "suite": first.suite,
-            "gold": gold_note,
-            "entries": [
-                {
-                    "rank": e.rank,
-                    "label": e.label,
-                    "score": None if pd.isna(e.score_value) else round(e.score_value, 6),
-                    "ci": e.ci,
-                    "page": f"entries/{e.slug}.html",
-                    "flags": list(e.flags),
-                }
-                for e, _ in ranked
-            ],
-        }
+        summary = _summary(first.suite, gold_note, ranked)
         (staging / "leaderboard.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
