@@ -163,7 +163,7 @@ upgrade:
 # lock), running the tests that compare DuckDB with SQLite on every bundled query, on the full
 # databases and on generated instances. Run it before `make upgrade`, or on a schedule.
 LATEST_VENV  := .venv-latest
-LATEST_TESTS := tests/test_sql.py tests/test_queries.py tests/test_context.py
+LATEST_TESTS := tests/sql/test_sql.py tests/test_queries.py tests/test_context.py
 check-latest:
 	rm -rf $(LATEST_VENV)
 	$(PYTHON) -m venv $(LATEST_VENV)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from holobench.sources import BundledSource, Database, SpiderSource
+from holobench.testing.fake_server import FakeOpenAIServer
 
 if TYPE_CHECKING:
     from holobench.context import InstanceBuilder
@@ -61,3 +63,11 @@ def smoke_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("smoke-suite")
     generate_suite(load_suite("smoke"), out)
     return out / "instances.jsonl"
+
+
+@pytest.fixture()
+def server() -> Iterator[FakeOpenAIServer]:
+    """A loopback OpenAI-compatible server for one test (a module may define its own ``server``)."""
+    srv = FakeOpenAIServer().start()
+    yield srv
+    srv.stop()

@@ -15,7 +15,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -333,13 +333,6 @@ def test_a_key_in_the_url_credentials_is_refused_and_never_shown(holo: Holo, tmp
     )  # fmt: skip
     message = refused(result, "REDACTED", "--api-key-env")
     assert SECRET not in message and not (tmp_path / "run").exists()
-
-
-@pytest.fixture()
-def server() -> Iterator[FakeOpenAIServer]:
-    srv = FakeOpenAIServer().start()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture()

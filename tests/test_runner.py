@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,13 +33,6 @@ def instances(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("smoke")
     generate_suite(load_suite("smoke"), out)
     return out / "instances.jsonl"
-
-
-@pytest.fixture()
-def server() -> Iterator[FakeOpenAIServer]:
-    srv = FakeOpenAIServer().start()
-    yield srv
-    srv.stop()
 
 
 def config(server: FakeOpenAIServer, tmp_path: Path, **kw: object) -> RunConfig:

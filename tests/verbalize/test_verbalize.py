@@ -15,7 +15,7 @@ from holobench.sources import Database, SpiderSource
 from holobench.verbalize import GenericVerbalizer, TableTemplate, check_database, check_sentence, value_present
 from holobench.verbalize.filters import date, datetime, money, num
 
-from .conftest import BUNDLED_IDS
+from ..conftest import BUNDLED_IDS
 
 
 @pytest.mark.parametrize("db_id", BUNDLED_IDS)

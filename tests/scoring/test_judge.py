@@ -21,7 +21,7 @@ from holobench.scoring.run import read_scores
 from holobench.scoring.score import score_match
 from holobench.testing.fake_server import FakeOpenAIServer, ServerState
 
-from .scoring_helpers import write_run
+from ..scoring_helpers import write_run
 
 
 def oracle(prompt: str) -> str:

@@ -17,9 +17,9 @@ from holobench.leaderboard import build
 from holobench.scoring.score import score_match
 from holobench.submit import pack
 
-from .scoring_helpers import write_run
+from ..scoring_helpers import write_run
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 

@@ -18,7 +18,7 @@ from holobench.scoring.compare import agreement, cohen_kappa
 from holobench.scoring.match import extract_answer, match
 from holobench.scoring.values import dates_in, normalize_text, numbers_in
 
-CALIBRATION = Path(__file__).parent / "fixtures" / "scoring" / "calibration.yaml"
+CALIBRATION = Path(__file__).resolve().parents[1] / "fixtures" / "scoring" / "calibration.yaml"
 E, P, N = Label.EXACT, Label.PARTIAL, Label.NO
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -30,13 +29,6 @@ TOP_LEVEL_MESSAGE = '{"message": "request exceeds the model limit"}'
 # set by the SDK per attempt, or by each HTTP library for itself
 PER_REQUEST = {"x-stainless-retry-count", "x-stainless-read-timeout", "x-stainless-timeout", "idempotency-key"}
 LIBRARY = {"accept-encoding", "connection", "host", "content-length"}
-
-
-@pytest.fixture()
-def server() -> Iterator[FakeOpenAIServer]:
-    srv = FakeOpenAIServer().start()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture(autouse=True)
