@@ -7,12 +7,13 @@ records by id without parsing them: resume and shards read 64k-token instances c
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar, overload
 
 from pydantic import BaseModel
 
+from holobench._io import atomic_write_text
 from holobench.errors import HoloBenchError
 from holobench.records import Instance
 
@@ -92,3 +93,9 @@ def file_hash(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def write_jsonl(path: Path, records: Iterable[BaseModel]) -> None:
+    """One record a line, id first as every model declares it, written atomically: a crash or a
+    full disk leaves the previous file or the new one, never half of it."""
+    atomic_write_text(path, "".join(r.model_dump_json() + "\n" for r in records))

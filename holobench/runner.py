@@ -34,7 +34,7 @@ from holobench.errors import HoloBenchError
 from holobench.fewshot import STOP as FEWSHOT_STOP
 from holobench.fewshot import demonstrations
 from holobench.journal import Journal
-from holobench.jsonl import file_hash, leading_id, read_instances
+from holobench.jsonl import file_hash, leading_id, read_instances, write_jsonl
 from holobench.prompts import AUTO, PROMPTS, prompt_version, render_prompt, split_reasoning
 from holobench.records import Instance, Prediction, PromptItem, RunItem, RunManifest
 from holobench.tokenizers import get_tokenizer
@@ -416,8 +416,7 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> dict[str, Any]:
             if held is None or held.status != "ok":
                 merged[pid], origin[pid] = prediction, d
     out_dir.mkdir(parents=True, exist_ok=True)
-    lines = "".join(merged[pid].model_dump_json() + "\n" for pid in sorted(merged))
-    atomic_write_text(out_dir / "predictions.jsonl", lines)
+    write_jsonl(out_dir / "predictions.jsonl", (merged[pid] for pid in sorted(merged)))
     manifest = {**first.model_dump(exclude_unset=True), "shard": None, "merged_from": [str(d) for d in run_dirs]}
     atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return {"predictions": len(merged), "runs": len(run_dirs)}

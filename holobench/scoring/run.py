@@ -25,7 +25,7 @@ from holobench._io import atomic_write_text
 from holobench.environment import versions
 from holobench.errors import HoloBenchError
 from holobench.journal import Journal
-from holobench.jsonl import file_hash, read_instances, read_jsonl
+from holobench.jsonl import file_hash, read_instances, read_jsonl, write_jsonl
 from holobench.records import (
     MAX_JUDGED_ROWS,
     GoldView,
@@ -196,7 +196,7 @@ def write_scores(out: Path, records: list[ScoreRecord], summary: dict[str, Any],
     summary = {**summary, "versions": versions(libraries)}
     ScoreSummary.model_validate(summary)  # the shape every reader of summary.json expects
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / SCORES_FILE, "".join(r.model_dump_json() + "\n" for r in records))
+    write_jsonl(out / SCORES_FILE, records)
     atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2, sort_keys=True) + "\n")
 
 

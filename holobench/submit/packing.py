@@ -24,6 +24,7 @@ from holobench._io import atomic_write_text, staged_dir
 from holobench._version import __version__
 from holobench.errors import HoloBenchError
 from holobench.journal import Journal
+from holobench.jsonl import write_jsonl
 from holobench.records import Prediction, ScoreRecord, SubmissionManifest
 from holobench.submit.archive import (
     MANIFEST,
@@ -198,12 +199,8 @@ def _stage(
     """Write the submission's files into ``staging`` (records sorted by id) and check them as the
     leaderboard will, naming ``out`` in any message; returns the names, in archive order."""
     atomic_write_text(staging / MANIFEST, manifest.model_dump_json(indent=2) + "\n")
-    with (staging / PREDICTIONS).open("w", encoding="utf-8") as fh:
-        for pid in sorted(predictions):
-            fh.write(predictions[pid].model_dump_json() + "\n")
-    with (staging / SCORES).open("w", encoding="utf-8") as fh:
-        for sid in sorted(score_by_id):
-            fh.write(score_by_id[sid].model_dump_json() + "\n")
+    write_jsonl(staging / PREDICTIONS, (predictions[pid] for pid in sorted(predictions)))
+    write_jsonl(staging / SCORES, (score_by_id[sid] for sid in sorted(score_by_id)))
     names = list(REQUIRED)
     if reports:
         (staging / REPORT).mkdir()
