@@ -121,6 +121,16 @@ def parse_length(value: Any) -> int:
     return int(match.group(1)) * (1024 if match.group(2) else 1)
 
 
+def filler_ids(fillers: tuple[str, ...] | Literal["auto", "none"], db_id: str, source: Source) -> list[str]:
+    """The databases whose rows fill ``db_id``'s contexts once its own rows run out: none, every
+    other database of the source (``auto``), or those listed, never ``db_id`` itself."""
+    if fillers == "none":
+        return []
+    if fillers == "auto":
+        return [d for d in source.list_databases() if d != db_id]
+    return [d for d in fillers if d != db_id]
+
+
 def load_suite(path_or_name: str | Path) -> Suite:
     """A suite file, or the name of a bundled suite (``paper``, ``smoke``)."""
     path = Path(path_or_name)
@@ -293,11 +303,7 @@ class SuiteRun:
         return self._dbs[db_id]
 
     def filler_ids(self, db_id: str) -> list[str]:
-        if self.suite.fillers == "none":
-            return []
-        if self.suite.fillers == "auto":
-            return [d for d in self.source.list_databases() if d != db_id]
-        return [d for d in self.suite.fillers if d != db_id]
+        return filler_ids(self.suite.fillers, db_id, self.source)
 
     def builder(self, db_id: str) -> InstanceBuilder:
         if db_id not in self._builders:
