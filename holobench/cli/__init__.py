@@ -899,7 +899,3 @@ def main() -> None:
         err.print(f"error: {exc.title}: {problem} (check the matching option)", markup=False)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-if __name__ == "__main__":
-    main()
