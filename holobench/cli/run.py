@@ -1,0 +1,152 @@
+"""Answering: ``run`` sends a backend every instance into a resumable journal; ``merge`` joins
+the shards of one run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from holobench._io import check_output_dir
+from holobench._urls import check_base_url
+from holobench.backends.registry import key_env, parse_options
+from holobench.cli.common import KeyEnvOpt, LazyProgress, err, in_range, out
+
+
+def run(
+    instances: Annotated[Path, typer.Option(help="instances.jsonl from holobench generate")],
+    backend: Annotated[str, typer.Option(help="openai | vllm | llamacpp | rag | no-answer")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="run folder, e.g. results/<run>")],
+    model: Annotated[str | None, typer.Option(help="model name, or a .gguf path for llamacpp")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
+    api_key_env: KeyEnvOpt = None,
+    prompt: Annotated[
+        str,
+        typer.Option(help="cot | direct | structured | fewshot (base models) | auto (fewshot for a base model)"),
+    ] = "cot",
+    fewshot_seed: Annotated[int, typer.Option(help="fewshot: which generated demonstrations to show")] = 0,
+    option: Annotated[list[str] | None, typer.Option(help="backend option key=value (repeatable)")] = None,
+    context_window: Annotated[int | None, typer.Option(help="model context window in tokens")] = None,
+    temperature: Annotated[float, typer.Option()] = 0.0,
+    top_p: Annotated[float, typer.Option()] = 1.0,
+    max_tokens: Annotated[int, typer.Option(help="new tokens per answer")] = 1024,
+    seed: Annotated[int | None, typer.Option(help="sampling seed sent to the backend")] = 0,
+    concurrency: Annotated[int, typer.Option(help="requests in flight")] = 8,
+    max_retries: Annotated[int, typer.Option(help="retries per request")] = 4,
+    max_retry_after: Annotated[
+        float, typer.Option(help="longest Retry-After (s) to wait for; a longer one fails the request")
+    ] = 300.0,
+    timeout: Annotated[float, typer.Option(help="seconds per attempt")] = 600.0,
+    shard: Annotated[str | None, typer.Option(help="i/N: run one of N shards")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="response cache folder")] = Path(".cache/holobench/responses"),
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="neither read nor write the cache")] = False,
+    prices: Annotated[Path | None, typer.Option(help="YAML price table (USD per million tokens)")] = None,
+    tokenizer: Annotated[
+        str | None, typer.Option(help="count prompt tokens with this (default: the instances')")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count tokens and estimate cost; send nothing")] = False,
+) -> None:
+    """Run a backend over instances into a resumable predictions journal."""
+    in_range("--temperature", temperature, 0)
+    in_range("--top-p", top_p, 0, 1, above=True)
+    in_range("--max-tokens", max_tokens, 1)
+    in_range("--concurrency", concurrency, 1)
+    in_range("--max-retries", max_retries, 0)
+    in_range("--max-retry-after", max_retry_after, 0, above=True)
+    in_range("--timeout", timeout, 0, above=True)
+    in_range("--context-window", context_window, 1)
+    if base_url is not None:
+        check_base_url(base_url)
+    if not dry_run:
+        check_output_dir(output, "run")
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+
+    from holobench.backends import BackendOptions, SamplingParams
+    from holobench.runner import RunConfig, Runner, parse_shard
+    from holobench.runner import dry_run as estimate
+
+    config = RunConfig(
+        backend=backend,
+        options=BackendOptions(
+            model=model,
+            base_url=base_url,
+            api_key_env=key_env(api_key_env),
+            context_window=context_window,
+            options=parse_options(option),
+        ),
+        prompt=prompt,
+        fewshot_seed=fewshot_seed,
+        sampling=SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed),
+        concurrency=concurrency,
+        max_retries=max_retries,
+        max_retry_after=max_retry_after,
+        timeout_s=timeout,
+        shard=parse_shard(shard) if shard else None,
+        cache_dir=None if no_cache else cache_dir,
+        prices=prices,
+        tokenizer=tokenizer,
+    )
+    if dry_run:
+        report = estimate(instances, config)
+        for key, value in report.items():
+            out.print(f"{key}: {value}", markup=False)
+        return
+    runner = Runner(instances, output, config)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} | {task.fields[tokens]} tok | ${task.fields[cost]}"),
+        TimeRemainingColumn(),
+    )
+    import time as _time
+
+    started = _time.perf_counter()
+    with LazyProgress(*columns, console=err) as bar:
+        task = bar.add_task(f"{backend} {runner.backend.model}", total=None, rate="", tokens=0, cost="0")
+
+        def progress(done: int, total: int, client: object) -> None:
+            from holobench.backends.client import Client
+
+            assert isinstance(client, Client)
+            t = client.totals
+            rate = t.requests / max(_time.perf_counter() - started, 1e-9)
+            bar.update(
+                task,
+                completed=done,
+                total=total,
+                rate=f"{rate:.1f}/s",
+                tokens=f"{t.prompt_tokens + t.completion_tokens:,}",
+                cost=f"{t.cost_usd:.4f}" if client.price else "?",
+            )
+
+        import asyncio
+
+        summary = asyncio.run(runner.run(progress))
+    counts = summary["this_run"]
+    out.print(
+        f"{output / 'predictions.jsonl'}: {counts['ok']} answered, {counts['skipped']} skipped, "
+        f"{counts['error']} failed this run ({summary['total']} instances in the shard); "
+        f"tokens {summary['client']['prompt_tokens']:,} in / {summary['client']['completion_tokens']:,} out",
+        markup=False,
+    )
+    if counts["error"]:
+        from holobench.journal import Journal
+
+        failed = [p for p in Journal(output / "predictions.jsonl").load(repair=False).values() if p.status == "error"]
+        if failed:
+            err.print(f"first failure ({failed[0].id}): {failed[0].error}", markup=False)
+        raise typer.Exit(1)
+
+
+def merge(
+    runs: Annotated[list[Path], typer.Argument(help="run folders (shards of one run)")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="merged run folder")],
+) -> None:
+    """Join the shard folders of one run into one journal."""
+    from holobench.runner import merge_runs
+
+    check_output_dir(output, "run")
+    report = merge_runs(runs, output)
+    out.print(f"merged {report['runs']} runs: {report['predictions']} predictions in {output}", markup=False)
