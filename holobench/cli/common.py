@@ -1,10 +1,12 @@
 """What the command modules share, so each says it once: the consoles, the option types, the
-up-front range check, the progress bar and the score summary."""
+up-front range check, the lazy progress bar, the score summary, and the one block of backend
+options that ``run`` and ``score --scorer judge`` both use to reach a model."""
 
 from __future__ import annotations
 
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +15,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, TaskID
 from rich.table import Table
+from typer.models import OptionInfo
 
+from holobench._urls import check_base_url
+from holobench.backends import BackendOptions
+from holobench.backends.registry import key_env, parse_options
 from holobench.errors import HoloBenchError
 
 # Piped output (make bench, CI logs) gets room for whole tables instead of rich's 80 columns.
@@ -87,3 +93,90 @@ def print_summary(summary: dict[str, object], where: Path) -> None:
     )
     out.print(table)
     out.print(f"scores: {where / 'scores.jsonl'}; summary: {where / 'summary.json'}", markup=False)
+
+
+# --------------------------------------------------------------------------- backend options
+# ``run`` reaches the model it evaluates, and ``score --scorer judge`` its judge, through the same
+# client settings.  One table declares them for both: score names the model-choosing ones
+# --judge-<name> and starts its help with "judge: ".
+
+RESPONSE_CACHE = Path(".cache/holobench/responses")
+
+
+def _pair(name: str, run_help: str, judge_help: str | None = None, *, judge_prefix: bool = True) -> list[OptionInfo]:
+    """``[run's option, score's option]`` for one backend setting."""
+    judge_name = f"--judge-{name}" if judge_prefix else f"--{name}"
+    return [typer.Option(f"--{name}", help=run_help), typer.Option(judge_name, help=judge_help or f"judge: {run_help}")]
+
+
+_BACKEND = _pair("backend", "openai | vllm | llamacpp | rag | no-answer", "judge: backend name")
+_MODEL = _pair("model", "model name, or a .gguf path for llamacpp", "judge: model name")
+_BASE_URL = _pair("base-url", "OpenAI-compatible endpoint")
+_OPTION = _pair("option", "backend option key=value (repeatable)", "judge: backend option key=value")
+_CONCURRENCY = _pair("concurrency", "requests in flight", judge_prefix=False)
+_MAX_RETRIES = _pair("max-retries", "retries per request", judge_prefix=False)
+_CACHE_DIR = _pair("cache-dir", "response cache folder", judge_prefix=False)
+
+BackendOpt = Annotated[str, _BACKEND[0]]
+ModelOpt = Annotated[str | None, _MODEL[0]]
+BaseUrlOpt = Annotated[str | None, _BASE_URL[0]]
+OptionOpt = Annotated[list[str] | None, _OPTION[0]]
+ConcurrencyOpt = Annotated[int, _CONCURRENCY[0]]
+MaxRetriesOpt = Annotated[int, _MAX_RETRIES[0]]
+CacheDirOpt = Annotated[Path | None, _CACHE_DIR[0]]
+
+JudgeBackendOpt = Annotated[str, _BACKEND[1]]
+JudgeModelOpt = Annotated[str | None, _MODEL[1]]
+JudgeBaseUrlOpt = Annotated[str | None, _BASE_URL[1]]
+JudgeOptionOpt = Annotated[list[str] | None, _OPTION[1]]
+JudgeConcurrencyOpt = Annotated[int, _CONCURRENCY[1]]
+JudgeMaxRetriesOpt = Annotated[int, _MAX_RETRIES[1]]
+JudgeCacheDirOpt = Annotated[Path | None, _CACHE_DIR[1]]
+
+
+@dataclass(frozen=True)
+class BackendFlags:
+    """The values of that block, checked and handed on the same way by both commands."""
+
+    backend: str
+    model: str | None
+    base_url: str | None
+    api_key_env: str | None
+    options: list[str] | None
+    concurrency: int
+    max_retries: int
+    cache_dir: Path | None
+
+    def check_limits(self) -> None:
+        """--concurrency, then --max-retries (each command checks them at this point of its list)."""
+        in_range("--concurrency", self.concurrency, 1)
+        in_range("--max-retries", self.max_retries, 0)
+
+    def check_url(self, option: str) -> None:
+        """The endpoint, refused before any work if it is not an http(s) URL or carries a secret."""
+        if self.base_url is not None:
+            check_base_url(self.base_url, option)
+
+    def backend_options(self, context_window: int | None) -> BackendOptions:
+        """What ``run`` hands its backend (the key variable must be set by now)."""
+        return BackendOptions(
+            model=self.model,
+            base_url=self.base_url,
+            api_key_env=key_env(self.api_key_env),
+            context_window=context_window,
+            options=parse_options(self.options),
+        )
+
+    def judge_settings(self, malformed_retries: int) -> dict[str, Any]:
+        """The ``JudgeConfig`` fields ``score`` hands the judge scorer, which checks them itself."""
+        return {
+            "backend": self.backend,
+            "model": self.model,
+            "base_url": self.base_url,
+            "api_key_env": self.api_key_env,
+            "options": self.options or [],
+            "concurrency": self.concurrency,
+            "max_retries": self.max_retries,
+            "malformed_retries": malformed_retries,
+            "cache_dir": self.cache_dir,
+        }

@@ -9,37 +9,50 @@ from typing import Annotated
 import typer
 
 from holobench._io import check_output_dir
-from holobench._urls import check_base_url
-from holobench.backends.registry import key_env, parse_options
-from holobench.cli.common import KeyEnvOpt, LazyProgress, err, in_range, out
+from holobench.cli.common import (
+    RESPONSE_CACHE,
+    BackendFlags,
+    BackendOpt,
+    BaseUrlOpt,
+    CacheDirOpt,
+    ConcurrencyOpt,
+    KeyEnvOpt,
+    LazyProgress,
+    MaxRetriesOpt,
+    ModelOpt,
+    OptionOpt,
+    err,
+    in_range,
+    out,
+)
 
 
 def run(
     instances: Annotated[Path, typer.Option(help="instances.jsonl from holobench generate")],
-    backend: Annotated[str, typer.Option(help="openai | vllm | llamacpp | rag | no-answer")],
+    backend: BackendOpt,
     output: Annotated[Path, typer.Option("--out", "-o", help="run folder, e.g. results/<run>")],
-    model: Annotated[str | None, typer.Option(help="model name, or a .gguf path for llamacpp")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
     api_key_env: KeyEnvOpt = None,
     prompt: Annotated[
         str,
         typer.Option(help="cot | direct | structured | fewshot (base models) | auto (fewshot for a base model)"),
     ] = "cot",
     fewshot_seed: Annotated[int, typer.Option(help="fewshot: which generated demonstrations to show")] = 0,
-    option: Annotated[list[str] | None, typer.Option(help="backend option key=value (repeatable)")] = None,
+    option: OptionOpt = None,
     context_window: Annotated[int | None, typer.Option(help="model context window in tokens")] = None,
     temperature: Annotated[float, typer.Option()] = 0.0,
     top_p: Annotated[float, typer.Option()] = 1.0,
     max_tokens: Annotated[int, typer.Option(help="new tokens per answer")] = 1024,
     seed: Annotated[int | None, typer.Option(help="sampling seed sent to the backend")] = 0,
-    concurrency: Annotated[int, typer.Option(help="requests in flight")] = 8,
-    max_retries: Annotated[int, typer.Option(help="retries per request")] = 4,
+    concurrency: ConcurrencyOpt = 8,
+    max_retries: MaxRetriesOpt = 4,
     max_retry_after: Annotated[
         float, typer.Option(help="longest Retry-After (s) to wait for; a longer one fails the request")
     ] = 300.0,
     timeout: Annotated[float, typer.Option(help="seconds per attempt")] = 600.0,
     shard: Annotated[str | None, typer.Option(help="i/N: run one of N shards")] = None,
-    cache_dir: Annotated[Path | None, typer.Option(help="response cache folder")] = Path(".cache/holobench/responses"),
+    cache_dir: CacheDirOpt = RESPONSE_CACHE,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="neither read nor write the cache")] = False,
     prices: Annotated[Path | None, typer.Option(help="YAML price table (USD per million tokens)")] = None,
     tokenizer: Annotated[
@@ -48,33 +61,35 @@ def run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="count tokens and estimate cost; send nothing")] = False,
 ) -> None:
     """Run a backend over instances into a resumable predictions journal."""
+    flags = BackendFlags(
+        backend=backend,
+        model=model,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        options=option,
+        concurrency=concurrency,
+        max_retries=max_retries,
+        cache_dir=cache_dir,
+    )
     in_range("--temperature", temperature, 0)
     in_range("--top-p", top_p, 0, 1, above=True)
     in_range("--max-tokens", max_tokens, 1)
-    in_range("--concurrency", concurrency, 1)
-    in_range("--max-retries", max_retries, 0)
+    flags.check_limits()
     in_range("--max-retry-after", max_retry_after, 0, above=True)
     in_range("--timeout", timeout, 0, above=True)
     in_range("--context-window", context_window, 1)
-    if base_url is not None:
-        check_base_url(base_url)
+    flags.check_url("--base-url")
     if not dry_run:
         check_output_dir(output, "run")
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-    from holobench.backends import BackendOptions, SamplingParams
+    from holobench.backends import SamplingParams
     from holobench.runner import RunConfig, Runner, parse_shard
     from holobench.runner import dry_run as estimate
 
     config = RunConfig(
         backend=backend,
-        options=BackendOptions(
-            model=model,
-            base_url=base_url,
-            api_key_env=key_env(api_key_env),
-            context_window=context_window,
-            options=parse_options(option),
-        ),
+        options=flags.backend_options(context_window),
         prompt=prompt,
         fewshot_seed=fewshot_seed,
         sampling=SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed),

@@ -11,8 +11,22 @@ from rich.markup import escape
 from rich.table import Table
 
 from holobench._io import check_output_dir
-from holobench._urls import check_base_url
-from holobench.cli.common import KeyEnvOpt, err, in_range, out, print_summary
+from holobench.cli.common import (
+    RESPONSE_CACHE,
+    BackendFlags,
+    JudgeBackendOpt,
+    JudgeBaseUrlOpt,
+    JudgeCacheDirOpt,
+    JudgeConcurrencyOpt,
+    JudgeMaxRetriesOpt,
+    JudgeModelOpt,
+    JudgeOptionOpt,
+    KeyEnvOpt,
+    err,
+    in_range,
+    out,
+    print_summary,
+)
 from holobench.errors import HoloBenchError
 from holobench.scoring.registry import scorer_help
 
@@ -25,42 +39,37 @@ def score(
         Path | None, typer.Option("--out", "-o", help="score folder (default: <run>/scores/<scorer>)")
     ] = None,
     rel_tol: Annotated[float, typer.Option(help="match: relative tolerance for non-integer numbers")] = 0.01,
-    judge_backend: Annotated[str, typer.Option(help="judge: backend name")] = "openai",
-    judge_model: Annotated[str | None, typer.Option(help="judge: model name")] = None,
-    judge_base_url: Annotated[str | None, typer.Option(help="judge: OpenAI-compatible endpoint")] = None,
+    judge_backend: JudgeBackendOpt = "openai",
+    judge_model: JudgeModelOpt = None,
+    judge_base_url: JudgeBaseUrlOpt = None,
     api_key_env: KeyEnvOpt = None,
-    judge_option: Annotated[list[str] | None, typer.Option(help="judge: backend option key=value")] = None,
-    concurrency: Annotated[int, typer.Option(help="judge: requests in flight")] = 8,
-    max_retries: Annotated[int, typer.Option(help="judge: retries per request")] = 4,
+    judge_option: JudgeOptionOpt = None,
+    concurrency: JudgeConcurrencyOpt = 8,
+    max_retries: JudgeMaxRetriesOpt = 4,
     malformed_retries: Annotated[int, typer.Option(help="judge: re-asks when labels do not fit the schema")] = 2,
-    cache_dir: Annotated[Path | None, typer.Option(help="judge: response cache folder")] = Path(
-        ".cache/holobench/responses"
-    ),
+    cache_dir: JudgeCacheDirOpt = RESPONSE_CACHE,
 ) -> None:
     """Score a run's predictions; rescoring never calls the answering model again."""
+    judge = BackendFlags(
+        backend=judge_backend,
+        model=judge_model,
+        base_url=judge_base_url,
+        api_key_env=api_key_env,
+        options=judge_option,
+        concurrency=concurrency,
+        max_retries=max_retries,
+        cache_dir=cache_dir,
+    )
     in_range("--rel-tol", rel_tol, 0, 1)
-    in_range("--concurrency", concurrency, 1)
-    in_range("--max-retries", max_retries, 0)
+    judge.check_limits()
     in_range("--malformed-retries", malformed_retries, 0)
     from holobench.scoring.registry import create_scorer
     from holobench.scoring.run import ScorerOptions, default_out, score_run
 
     where = output or default_out(predictions, scorer)
     check_output_dir(where, "scores")
-    if judge_base_url is not None:
-        check_base_url(judge_base_url, "--judge-base-url")
-    judge = {
-        "backend": judge_backend,
-        "model": judge_model,
-        "base_url": judge_base_url,
-        "api_key_env": api_key_env,
-        "options": judge_option or [],
-        "concurrency": concurrency,
-        "max_retries": max_retries,
-        "malformed_retries": malformed_retries,
-        "cache_dir": cache_dir,
-    }
-    chosen = create_scorer(scorer, ScorerOptions(rel_tol=rel_tol, judge=judge))
+    judge.check_url("--judge-base-url")
+    chosen = create_scorer(scorer, ScorerOptions(rel_tol=rel_tol, judge=judge.judge_settings(malformed_retries)))
     import asyncio
 
     summary = asyncio.run(score_run(chosen, instances, predictions, where))
