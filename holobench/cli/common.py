@@ -1,5 +1,5 @@
 """What the command modules share, so each says it once: the consoles, the option types, the
-up-front range check, the lazy progress bar, the score summary, and the one block of backend
+up-front range check, the progress bar, the score summary, and the one block of backend
 options that ``run`` and ``score --scorer judge`` both use to reach a model."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, TaskID
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from typer.models import OptionInfo
 
@@ -70,6 +70,13 @@ class LazyProgress(Progress):
         if not self.live.is_started:
             self.start()
         super().update(task_id, **fields)
+
+
+def progress_bar(*fields: str) -> LazyProgress:
+    """The bar long commands draw on stderr (stdout stays for results): description, bar,
+    done/total, then ``fields`` (text columns of the task's fields), then the time left."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    return LazyProgress(*columns, *(TextColumn(f) for f in fields), TimeRemainingColumn(), console=err)
 
 
 # --------------------------------------------------------------------------- scores

@@ -5,51 +5,75 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
 
 from holobench._io import atomic_write_text, check_output_dir, check_output_file
-from holobench.cli.common import LazyProgress, SourceOpt, TemplatesOpt, err, in_range, out
+from holobench.cli.common import SourceOpt, TemplatesOpt, err, in_range, out, progress_bar
+from holobench.context import InstanceBuilder, LazyFiller
 from holobench.errors import HoloBenchError
-from holobench.records import Placement
+from holobench.records import Category, Difficulty, Instance, Placement, Query
 from holobench.sources import open_source
+from holobench.sources.base import Source
+from holobench.sql import parse, suggest_categories
+from holobench.suite import SuiteRun, filler_ids, generate_suite, instance_json, load_suite
+from holobench.tokenizers import get_tokenizer
 
 suite_app = typer.Typer(help="Generated suites: what they measure.", no_args_is_help=True)
 
+# --------------------------------------------------------------------------- generate options
+
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="suite: output folder; ad hoc: a .jsonl file")]
+SuiteOpt = Annotated[str | None, typer.Option(help="suite YAML file, or a bundled suite: paper, paper-official, smoke")]
+DbOpt = Annotated[str | None, typer.Option(help="ad hoc: database id")]
+SqlOpt = Annotated[str | None, typer.Option(help="ad hoc: the SQL (SQLite dialect)")]
+QuestionOpt = Annotated[str | None, typer.Option(help="ad hoc: the natural-language question")]
+QueryIdOpt = Annotated[str, typer.Option(help="ad hoc: an id for the query")]
+LengthOpt = Annotated[int, typer.Option(help="ad hoc: target context length in tokens")]
+AmountOpt = Annotated[int | None, typer.Option(help="ad hoc: tokens of relevant rows")]
+DensityOpt = Annotated[float | None, typer.Option(help="ad hoc: share of the context for relevant rows")]
+PlacementOpt = Annotated[str, typer.Option(help="begin|end|middle|bimodal|uniform|random")]
+SeedOpt = Annotated[int, typer.Option(help="ad hoc: sampling seed")]
+TokenizerOpt = Annotated[str, typer.Option(help="o200k_base | cl100k_base | hf:qwen3 | hf:llama3 | hf:<file>")]
+FillersOpt = Annotated[str, typer.Option(help="ad hoc: filler databases (comma list), 'auto' or 'none'")]
+ParquetOpt = Annotated[bool, typer.Option(help="suite: also write instances.parquet")]
+CategoryOpt = Annotated[list[str] | None, typer.Option(help="ad hoc: categories (default: by the rules)")]
+WorkersOpt = Annotated[int, typer.Option(help="suite: worker processes (0: one per core for large suites)")]
+SamplingOpt = Annotated[
+    str, typer.Option(help="ad hoc: answerable (answer rows + near misses) or uniform (the paper's protocol)")
+]
+PositivesOpt = Annotated[float, typer.Option(help="ad hoc: share of the relevant budget for answer rows")]
+UnanswerableOpt = Annotated[
+    bool, typer.Option("--unanswerable", help="ad hoc: withhold every answer row (answerable sampling)")
+]
+
 
 def generate(
-    output: Annotated[Path, typer.Option("--out", "-o", help="suite: output folder; ad hoc: a .jsonl file")],
-    suite: Annotated[
-        str | None, typer.Option(help="suite YAML file, or a bundled suite: paper, paper-official, smoke")
-    ] = None,
+    output: OutOpt,
+    suite: SuiteOpt = None,
     source: SourceOpt = "bundled",
     templates: TemplatesOpt = None,
-    db: Annotated[str | None, typer.Option(help="ad hoc: database id")] = None,
-    sql: Annotated[str | None, typer.Option(help="ad hoc: the SQL (SQLite dialect)")] = None,
-    question: Annotated[str | None, typer.Option(help="ad hoc: the natural-language question")] = None,
-    query_id: Annotated[str, typer.Option(help="ad hoc: an id for the query")] = "adhoc",
-    length: Annotated[int, typer.Option(help="ad hoc: target context length in tokens")] = 4096,
-    amount: Annotated[int | None, typer.Option(help="ad hoc: tokens of relevant rows")] = None,
-    density: Annotated[float | None, typer.Option(help="ad hoc: share of the context for relevant rows")] = None,
-    placement: Annotated[str, typer.Option(help="begin|end|middle|bimodal|uniform|random")] = "uniform",
-    seed: Annotated[int, typer.Option(help="ad hoc: sampling seed")] = 0,
-    tokenizer: Annotated[str, typer.Option(help="o200k_base | cl100k_base | hf:qwen3 | hf:llama3 | hf:<file>")] = (
-        "o200k_base"
-    ),
-    fillers: Annotated[str, typer.Option(help="ad hoc: filler databases (comma list), 'auto' or 'none'")] = "auto",
-    parquet: Annotated[bool, typer.Option(help="suite: also write instances.parquet")] = False,
-    category: Annotated[list[str] | None, typer.Option(help="ad hoc: categories (default: by the rules)")] = None,
-    workers: Annotated[int, typer.Option(help="suite: worker processes (0: one per core for large suites)")] = 0,
-    sampling: Annotated[
-        str, typer.Option(help="ad hoc: answerable (answer rows + near misses) or uniform (the paper's protocol)")
-    ] = "answerable",
-    positives: Annotated[float, typer.Option(help="ad hoc: share of the relevant budget for answer rows")] = 0.5,
-    unanswerable: Annotated[
-        bool, typer.Option("--unanswerable", help="ad hoc: withhold every answer row (answerable sampling)")
-    ] = False,
+    db: DbOpt = None,
+    sql: SqlOpt = None,
+    question: QuestionOpt = None,
+    query_id: QueryIdOpt = "adhoc",
+    length: LengthOpt = 4096,
+    amount: AmountOpt = None,
+    density: DensityOpt = None,
+    placement: PlacementOpt = "uniform",
+    seed: SeedOpt = 0,
+    tokenizer: TokenizerOpt = "o200k_base",
+    fillers: FillersOpt = "auto",
+    parquet: ParquetOpt = False,
+    category: CategoryOpt = None,
+    workers: WorkersOpt = 0,
+    sampling: SamplingOpt = "answerable",
+    positives: PositivesOpt = 0.5,
+    unanswerable: UnanswerableOpt = False,
 ) -> None:
     """Generate instances: a whole suite, or one query given on the command line."""
     in_range("--length", length, 1)
@@ -61,85 +85,154 @@ def generate(
         raise HoloBenchError(f"--placement {placement!r}: use one of {', '.join(p.value for p in Placement)}")
     if suite is not None:
         check_output_dir(output, "suite")
-    else:
-        check_output_file(output)
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
-
-    from holobench.context import InstanceBuilder, LazyFiller
-    from holobench.records import Category, Difficulty, Query
-    from holobench.sql import parse, suggest_categories
-    from holobench.suite import SuiteRun, generate_suite, instance_json, load_suite
-    from holobench.tokenizers import get_tokenizer
-
-    if suite is not None:
-        spec = load_suite(suite)
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with LazyProgress(*columns, console=err, transient=False) as bar:
-            task = bar.add_task(f"suite {spec.name}", total=None)
-            if workers <= 0:
-                workers = min(os.cpu_count() or 1, 8) if SuiteRun(spec).count() >= 500 else 1
-            manifest = generate_suite(
-                spec,
-                output,
-                parquet=parquet,
-                workers=workers,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-        from holobench.scoring.audit import audit_file, write_into_manifest
-
-        audit = audit_file(output)
-        write_into_manifest(audit, output)
-        share = manifest["sampling"].get("unanswerable_share")
-        out.print(
-            f"wrote {manifest['instances']:,} instances to {output / 'instances.jsonl'} "
-            f"({len(manifest['skipped'])} skipped; {manifest['sampling']['strategy']} sampling"
-            + (f", {share:.1%} unanswerable" if share is not None else "")
-            + f"; 'No answer' scores {audit.overall.no_answer:.3f}; manifest {output / 'manifest.json'})"
-        )
+        _generate_suite(suite, output, parquet=parquet, workers=workers)
         return
+    check_output_file(output)
     if db is None or sql is None or question is None:
         raise HoloBenchError("give --suite, or --db, --sql and --question for one query")
-    src = open_source(source, templates)
-    database = src.open(db)
-    tree = parse(sql)
+    one = AdHoc(
+        source=source,
+        templates=templates,
+        db=db,
+        sql=sql,
+        question=question,
+        query_id=query_id,
+        categories=tuple(category or ()),
+        length=length,
+        amount=amount,
+        density=density,
+        placement=placement,
+        seed=seed,
+        tokenizer=tokenizer,
+        fillers=fillers,
+        sampling=sampling,
+        positives=positives,
+        unanswerable=unanswerable,
+    )
+    _generate_one(one, output)
+
+
+def _generate_suite(name: str, output: Path, *, parquet: bool, workers: int) -> None:
+    """A whole suite into ``output`` (already checked free), with its audit in the manifest, so
+    the summary line can say what answering 'No answer' everywhere would score."""
+    from holobench.scoring.audit import audit_file, write_into_manifest
+
+    spec = load_suite(name)
+    with progress_bar() as bar:
+        task = bar.add_task(f"suite {spec.name}", total=None)
+        if workers <= 0:
+            workers = min(os.cpu_count() or 1, 8) if SuiteRun(spec).count() >= 500 else 1
+        manifest = generate_suite(
+            spec,
+            output,
+            parquet=parquet,
+            workers=workers,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    audit = audit_file(output)
+    write_into_manifest(audit, output)
+    share = manifest["sampling"].get("unanswerable_share")
+    out.print(
+        f"wrote {manifest['instances']:,} instances to {output / 'instances.jsonl'} "
+        f"({len(manifest['skipped'])} skipped; {manifest['sampling']['strategy']} sampling"
+        + (f", {share:.1%} unanswerable" if share is not None else "")
+        + f"; 'No answer' scores {audit.overall.no_answer:.3f}; manifest {output / 'manifest.json'})"
+    )
+
+
+# --------------------------------------------------------------------------- one query, ad hoc
+
+
+@dataclass(frozen=True)
+class AdHoc:
+    """One query given on the command line and how to build its one instance (the options that
+    mean something without --suite), so the steps below take one argument, not seventeen."""
+
+    source: str
+    templates: Path | None
+    db: str
+    sql: str
+    question: str
+    query_id: str
+    categories: tuple[str, ...]
+    length: int
+    amount: int | None
+    density: float | None
+    placement: str
+    seed: int
+    tokenizer: str
+    fillers: str
+    sampling: str
+    positives: float
+    unanswerable: bool
+
+
+def _generate_one(one: AdHoc, output: Path) -> None:
+    """Build the instance and write it as a one-line JSONL file, checking each input as it is
+    first needed: the database, the SQL, the categories, the tokenizer, then the sampling."""
+    src = open_source(one.source, one.templates)
+    database = src.open(one.db)
+    query = _ad_hoc_query(one)
+    lazy = [LazyFiller(f, functools.partial(src.open, f)) for f in _filler_ids(one.fillers, one.db, src)]
+    builder = InstanceBuilder(database, get_tokenizer(one.tokenizer), fillers=lazy, source=one.source)
+    if one.sampling not in ("answerable", "uniform"):
+        raise HoloBenchError(f"--sampling {one.sampling!r}: use answerable or uniform")
+    if one.unanswerable and one.sampling != "answerable":
+        raise HoloBenchError("--unanswerable needs --sampling answerable (uniform sampling has no answer rows)")
+    instance = builder.build(
+        query,
+        one.length,
+        placement=one.placement,
+        seed=one.seed,
+        amount=one.amount,
+        density=one.density,
+        sampling=one.sampling,
+        positives=one.positives,
+        answerable=not one.unanswerable,
+    )
+    atomic_write_text(output, instance_json(instance) + "\n")
+    _print_instance(output, instance)
+
+
+def _ad_hoc_query(one: AdHoc) -> Query:
+    """The query, its SQL parsed first; --category names match case-insensitively, and without
+    any the categorisation rules choose, so an ad-hoc query is labelled like a bundled one."""
+    tree = parse(one.sql)
     names = {c.value.lower(): c for c in Category}
-    unknown = [c for c in category or [] if c.lower() not in names]
+    unknown = [c for c in one.categories if c.lower() not in names]
     if unknown:
         raise HoloBenchError(f"--category {unknown[0]!r}: use one of {', '.join(c.value for c in Category)}")
     cats = (
-        sorted({names[c.lower()] for c in category}, key=list(Category).index)
-        if category
+        sorted({names[c.lower()] for c in one.categories}, key=list(Category).index)
+        if one.categories
         else sorted(suggest_categories(tree), key=list(Category).index)
     )
-    query = Query(
-        id=query_id, db_id=db, question=question, sql=sql, categories=tuple(cats), difficulty=Difficulty.MEDIUM
+    return Query(
+        id=one.query_id,
+        db_id=one.db,
+        question=one.question,
+        sql=one.sql,
+        categories=tuple(cats),
+        difficulty=Difficulty.MEDIUM,
     )
-    if fillers == "none":
-        filler_ids: list[str] = []
-    elif fillers == "auto":
-        filler_ids = [d for d in src.list_databases() if d != db]
-    else:
-        filler_ids = [f.strip() for f in fillers.split(",") if f.strip()]
-    lazy = [LazyFiller(f, functools.partial(src.open, f)) for f in filler_ids]
-    builder = InstanceBuilder(database, get_tokenizer(tokenizer), fillers=lazy, source=source)
-    if sampling not in ("answerable", "uniform"):
-        raise HoloBenchError(f"--sampling {sampling!r}: use answerable or uniform")
-    if unanswerable and sampling != "answerable":
-        raise HoloBenchError("--unanswerable needs --sampling answerable (uniform sampling has no answer rows)")
-    if not 0 < positives <= 1:
-        raise HoloBenchError(f"--positives {positives}: give a share in (0, 1]")
-    instance = builder.build(
-        query,
-        length,
-        placement=placement,
-        seed=seed,
-        amount=amount,
-        density=density,
-        sampling=sampling,
-        positives=positives,
-        answerable=not unanswerable,
-    )
-    atomic_write_text(output, instance_json(instance) + "\n")
+
+
+_FILLER_KEYWORDS: dict[str, Literal["auto", "none"]] = {"auto": "auto", "none": "none"}
+
+
+def _filler_ids(fillers: str, db_id: str, src: Source) -> list[str]:
+    """--fillers: 'auto' and 'none' go through the suite's own rule (suite.filler_ids), so both
+    paths pick the same databases.  A comma list is taken as given: unlike a suite's list, it
+    keeps the query's own database if listed, as the ad-hoc path always has (instance ids and
+    filler rows depend on it)."""
+    keyword = _FILLER_KEYWORDS.get(fillers)
+    if keyword is not None:
+        return filler_ids(keyword, db_id, src)
+    return [f.strip() for f in fillers.split(",") if f.strip()]
+
+
+def _print_instance(output: Path, instance: Instance) -> None:
+    """The one-line summary: tokens, where the rows came from, the gold size, answerability."""
     st = instance.stats
     out.print(
         f"wrote {output}: {st.tokens} tokens ({st.relevant_rows} relevant, {st.auxiliary_rows} auxiliary, "
