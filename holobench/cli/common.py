@@ -143,7 +143,8 @@ JudgeCacheDirOpt = Annotated[Path | None, _CACHE_DIR[1]]
 
 @dataclass(frozen=True)
 class BackendFlags:
-    """The values of that block, checked and handed on the same way by both commands."""
+    """The values of that block, checked and handed on the same way by both commands; the fields
+    follow the order both commands list the options in, so a call reads like the signature."""
 
     backend: str
     model: str | None

@@ -4,11 +4,12 @@ the shards of one run."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from holobench._io import check_output_dir
+from holobench.backends import SamplingParams
 from holobench.cli.common import (
     RESPONSE_CACHE,
     BackendFlags,
@@ -17,60 +18,66 @@ from holobench.cli.common import (
     CacheDirOpt,
     ConcurrencyOpt,
     KeyEnvOpt,
-    LazyProgress,
     MaxRetriesOpt,
     ModelOpt,
     OptionOpt,
     err,
     in_range,
     out,
+    progress_bar,
 )
+
+if TYPE_CHECKING:
+    from holobench.runner import RunConfig
+
+InstancesOpt = Annotated[Path, typer.Option(help="instances.jsonl from holobench generate")]
+RunOutOpt = Annotated[Path, typer.Option("--out", "-o", help="run folder, e.g. results/<run>")]
+PromptOpt = Annotated[
+    str, typer.Option(help="cot | direct | structured | fewshot (base models) | auto (fewshot for a base model)")
+]
+FewshotSeedOpt = Annotated[int, typer.Option(help="fewshot: which generated demonstrations to show")]
+ContextWindowOpt = Annotated[int | None, typer.Option(help="model context window in tokens")]
+MaxTokensOpt = Annotated[int, typer.Option(help="new tokens per answer")]
+SeedOpt = Annotated[int | None, typer.Option(help="sampling seed sent to the backend")]
+MaxRetryAfterOpt = Annotated[
+    float, typer.Option(help="longest Retry-After (s) to wait for; a longer one fails the request")
+]
+TimeoutOpt = Annotated[float, typer.Option(help="seconds per attempt")]
+ShardOpt = Annotated[str | None, typer.Option(help="i/N: run one of N shards")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="neither read nor write the cache")]
+PricesOpt = Annotated[Path | None, typer.Option(help="YAML price table (USD per million tokens)")]
+TokenizerOpt = Annotated[str | None, typer.Option(help="count prompt tokens with this (default: the instances')")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="count tokens and estimate cost; send nothing")]
 
 
 def run(
-    instances: Annotated[Path, typer.Option(help="instances.jsonl from holobench generate")],
+    instances: InstancesOpt,
     backend: BackendOpt,
-    output: Annotated[Path, typer.Option("--out", "-o", help="run folder, e.g. results/<run>")],
+    output: RunOutOpt,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     api_key_env: KeyEnvOpt = None,
-    prompt: Annotated[
-        str,
-        typer.Option(help="cot | direct | structured | fewshot (base models) | auto (fewshot for a base model)"),
-    ] = "cot",
-    fewshot_seed: Annotated[int, typer.Option(help="fewshot: which generated demonstrations to show")] = 0,
+    prompt: PromptOpt = "cot",
+    fewshot_seed: FewshotSeedOpt = 0,
     option: OptionOpt = None,
-    context_window: Annotated[int | None, typer.Option(help="model context window in tokens")] = None,
+    context_window: ContextWindowOpt = None,
     temperature: Annotated[float, typer.Option()] = 0.0,
     top_p: Annotated[float, typer.Option()] = 1.0,
-    max_tokens: Annotated[int, typer.Option(help="new tokens per answer")] = 1024,
-    seed: Annotated[int | None, typer.Option(help="sampling seed sent to the backend")] = 0,
+    max_tokens: MaxTokensOpt = 1024,
+    seed: SeedOpt = 0,
     concurrency: ConcurrencyOpt = 8,
     max_retries: MaxRetriesOpt = 4,
-    max_retry_after: Annotated[
-        float, typer.Option(help="longest Retry-After (s) to wait for; a longer one fails the request")
-    ] = 300.0,
-    timeout: Annotated[float, typer.Option(help="seconds per attempt")] = 600.0,
-    shard: Annotated[str | None, typer.Option(help="i/N: run one of N shards")] = None,
+    max_retry_after: MaxRetryAfterOpt = 300.0,
+    timeout: TimeoutOpt = 600.0,
+    shard: ShardOpt = None,
     cache_dir: CacheDirOpt = RESPONSE_CACHE,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="neither read nor write the cache")] = False,
-    prices: Annotated[Path | None, typer.Option(help="YAML price table (USD per million tokens)")] = None,
-    tokenizer: Annotated[
-        str | None, typer.Option(help="count prompt tokens with this (default: the instances')")
-    ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="count tokens and estimate cost; send nothing")] = False,
+    no_cache: NoCacheOpt = False,
+    prices: PricesOpt = None,
+    tokenizer: TokenizerOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Run a backend over instances into a resumable predictions journal."""
-    flags = BackendFlags(
-        backend=backend,
-        model=model,
-        base_url=base_url,
-        api_key_env=api_key_env,
-        options=option,
-        concurrency=concurrency,
-        max_retries=max_retries,
-        cache_dir=cache_dir,
-    )
+    flags = BackendFlags(backend, model, base_url, api_key_env, option, concurrency, max_retries, cache_dir)
     in_range("--temperature", temperature, 0)
     in_range("--top-p", top_p, 0, 1, above=True)
     in_range("--max-tokens", max_tokens, 1)
@@ -81,11 +88,7 @@ def run(
     flags.check_url("--base-url")
     if not dry_run:
         check_output_dir(output, "run")
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
-
-    from holobench.backends import SamplingParams
-    from holobench.runner import RunConfig, Runner, parse_shard
-    from holobench.runner import dry_run as estimate
+    from holobench.runner import RunConfig, parse_shard
 
     config = RunConfig(
         backend=backend,
@@ -103,30 +106,37 @@ def run(
         tokenizer=tokenizer,
     )
     if dry_run:
-        report = estimate(instances, config)
-        for key, value in report.items():
-            out.print(f"{key}: {value}", markup=False)
+        _print_estimate(instances, config)
         return
-    runner = Runner(instances, output, config)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} | {task.fields[tokens]} tok | ${task.fields[cost]}"),
-        TimeRemainingColumn(),
-    )
-    import time as _time
+    _run_journal(instances, output, config)
 
-    started = _time.perf_counter()
-    with LazyProgress(*columns, console=err) as bar:
-        task = bar.add_task(f"{backend} {runner.backend.model}", total=None, rate="", tokens=0, cost="0")
+
+def _print_estimate(instances: Path, config: RunConfig) -> None:
+    """--dry-run: token counts and the cost estimate, one ``key: value`` line each."""
+    from holobench.runner import dry_run as estimate
+
+    for key, value in estimate(instances, config).items():
+        out.print(f"{key}: {value}", markup=False)
+
+
+def _run_journal(instances: Path, output: Path, config: RunConfig) -> None:
+    """The run itself, under a bar of answers, request rate, tokens and cost (it appears with
+    the first answer, so an error found before any work stays the only line on stderr)."""
+    import asyncio
+    import time
+
+    from holobench.backends.client import Client
+    from holobench.runner import Runner
+
+    runner = Runner(instances, output, config)
+    started = time.perf_counter()
+    with progress_bar("{task.fields[rate]} | {task.fields[tokens]} tok | ${task.fields[cost]}") as bar:
+        task = bar.add_task(f"{config.backend} {runner.backend.model}", total=None, rate="", tokens=0, cost="0")
 
         def progress(done: int, total: int, client: object) -> None:
-            from holobench.backends.client import Client
-
             assert isinstance(client, Client)
             t = client.totals
-            rate = t.requests / max(_time.perf_counter() - started, 1e-9)
+            rate = t.requests / max(time.perf_counter() - started, 1e-9)
             bar.update(
                 task,
                 completed=done,
@@ -136,9 +146,13 @@ def run(
                 cost=f"{t.cost_usd:.4f}" if client.price else "?",
             )
 
-        import asyncio
-
         summary = asyncio.run(runner.run(progress))
+    _print_outcome(output, summary)
+
+
+def _print_outcome(output: Path, summary: dict[str, Any]) -> None:
+    """What this run answered, skipped and failed; exit 1 naming the first failure, so a script
+    sees a partly failed run (resuming retries only the failures)."""
     counts = summary["this_run"]
     out.print(
         f"{output / 'predictions.jsonl'}: {counts['ok']} answered, {counts['skipped']} skipped, "

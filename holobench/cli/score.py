@@ -51,14 +51,7 @@ def score(
 ) -> None:
     """Score a run's predictions; rescoring never calls the answering model again."""
     judge = BackendFlags(
-        backend=judge_backend,
-        model=judge_model,
-        base_url=judge_base_url,
-        api_key_env=api_key_env,
-        options=judge_option,
-        concurrency=concurrency,
-        max_retries=max_retries,
-        cache_dir=cache_dir,
+        judge_backend, judge_model, judge_base_url, api_key_env, judge_option, concurrency, max_retries, cache_dir
     )
     in_range("--rel-tol", rel_tol, 0, 1)
     judge.check_limits()
