@@ -17,8 +17,9 @@ from holobench.backends.registry import key_env
 from holobench.cli.common import KeyEnvOpt, SourceOpt, TemplatesOpt, out
 from holobench.database import Database
 from holobench.errors import HoloBenchError
-from holobench.queries import load_query_file, validate_queries
+from holobench.queries import QueryReport, load_query_file, validate_queries
 from holobench.sources import open_source
+from holobench.sources.base import Source
 from holobench.sources.bundled import BundledSource
 from holobench.verbalize import check_database
 
@@ -189,36 +190,42 @@ def queries_validate(
     failures = 0
     totals: dict[str, int] = {}
     for path in files:
-        qfile = load_query_file(path)
-        db = src.open(qfile.db_id)
-        reports = validate_queries(db, qfile.queries)
-        table = Table("id", "difficulty", "categories", "suggested", "tables", "rows", "status", title=str(path))
-        for r in reports:
-            for c in r.query.categories:
-                totals[c.value] = totals.get(c.value, 0) + 1
-            status = "ok" if r.ok else (r.error or "categories differ from the suggestion")
-            failures += not r.ok
-            if verbose or not r.ok:
-                table.add_row(
-                    *map(
-                        escape,
-                        (
-                            r.query.id,
-                            r.query.difficulty.value,
-                            ", ".join(c.value for c in r.query.categories),
-                            ", ".join(c.value for c in r.suggested),
-                            ", ".join(r.tables),
-                            "" if r.rows is None else str(r.rows),
-                            status,
-                        ),
-                    )
-                )
-        if table.row_count:
-            out.print(table)
-        bad = sum(not r.ok for r in reports)
-        out.print(f"{path}: {len(reports)} queries, {len(reports) - bad} ok, {bad} failing")
+        failures += _validate_file(src, path, verbose, totals)
     out.print("categories: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())))
     raise typer.Exit(1 if failures else 0)
+
+
+def _validate_file(src: Source, path: Path, verbose: bool, totals: dict[str, int]) -> int:
+    """One query file's table (every query with ``verbose``, else the failing ones) and counts
+    line; adds its categories to ``totals``; returns how many of its queries fail."""
+    qfile = load_query_file(path)
+    db = src.open(qfile.db_id)
+    reports = validate_queries(db, qfile.queries)
+    table = Table("id", "difficulty", "categories", "suggested", "tables", "rows", "status", title=str(path))
+    for r in reports:
+        for c in r.query.categories:
+            totals[c.value] = totals.get(c.value, 0) + 1
+        if verbose or not r.ok:
+            table.add_row(*map(escape, _report_row(r)))
+    if table.row_count:
+        out.print(table)
+    bad = sum(not r.ok for r in reports)
+    out.print(f"{path}: {len(reports)} queries, {len(reports) - bad} ok, {bad} failing")
+    return bad
+
+
+def _report_row(r: QueryReport) -> tuple[str, ...]:
+    """A validated query as table cells."""
+    status = "ok" if r.ok else (r.error or "categories differ from the suggestion")
+    return (
+        r.query.id,
+        r.query.difficulty.value,
+        ", ".join(c.value for c in r.query.categories),
+        ", ".join(c.value for c in r.suggested),
+        ", ".join(r.tables),
+        "" if r.rows is None else str(r.rows),
+        status,
+    )
 
 
 # --------------------------------------------------------------------------- versions
