@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -36,6 +36,17 @@ from holobench.suite_file import Suite as Suite
 from holobench.suite_file import load_suite as load_suite
 from holobench.suite_file import parse_length as parse_length
 from holobench.tokenizers import get_tokenizer
+
+
+def filler_ids(fillers: tuple[str, ...] | Literal["auto", "none"], db_id: str, source: Source) -> list[str]:
+    """The databases whose rows fill ``db_id``'s contexts once its own rows run out: none, every
+    other database of the source (``auto``), or those listed, never ``db_id`` itself."""
+    if fillers == "none":
+        return []
+    if fillers == "auto":
+        return [d for d in source.list_databases() if d != db_id]
+    return [d for d in fillers if d != db_id]
+
 
 # One built cell: (JSON line, None, answerable) or (None, skip record, None).
 Cell = tuple[str | None, dict[str, Any] | None, bool | None]
@@ -188,11 +199,7 @@ class SuiteRun:
         return self._dbs[db_id]
 
     def filler_ids(self, db_id: str) -> list[str]:
-        if self.suite.fillers == "none":
-            return []
-        if self.suite.fillers == "auto":
-            return [d for d in self.source.list_databases() if d != db_id]
-        return [d for d in self.suite.fillers if d != db_id]
+        return filler_ids(self.suite.fillers, db_id, self.source)
 
     def builder(self, db_id: str) -> InstanceBuilder:
         if db_id not in self._builders:

@@ -20,7 +20,7 @@ from holobench.records import Category
 from holobench.sources import open_source
 from holobench.sources.bundled import data_root, queries_root
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPIDER = ROOT.parent / "shared" / "spider"
 HUB = ROOT / "tests" / "fixtures" / "hub"
 BUNDLED_IDS = ["baseball", "nycflights", "store_1"]
@@ -475,7 +475,7 @@ def test_make_bench_variables_pick_the_backend(args: list[str], expected: list[s
 
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     # Variables of an enclosing `make test MODEL=...` must not leak in through MAKEFLAGS.
     bench_vars = {"MODEL", "BASE_URL", "BACKEND", "SUITE", "PROMPT", "MAX_TOKENS", "CONCURRENCY", "RESULTS", "RUN_NAME"}
     env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", *bench_vars}}

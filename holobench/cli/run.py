@@ -1,0 +1,181 @@
+"""Answering: ``run`` sends a backend every instance into a resumable journal; ``merge`` joins
+the shards of one run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from holobench._io import check_output_dir
+from holobench.backends import SamplingParams
+from holobench.cli.common import (
+    RESPONSE_CACHE,
+    BackendFlags,
+    BackendOpt,
+    BaseUrlOpt,
+    CacheDirOpt,
+    ConcurrencyOpt,
+    KeyEnvOpt,
+    MaxRetriesOpt,
+    ModelOpt,
+    OptionOpt,
+    err,
+    in_range,
+    out,
+    progress_bar,
+)
+
+if TYPE_CHECKING:
+    from holobench.runner import RunConfig
+
+InstancesOpt = Annotated[Path, typer.Option(help="instances.jsonl from holobench generate")]
+RunOutOpt = Annotated[Path, typer.Option("--out", "-o", help="run folder, e.g. results/<run>")]
+PromptOpt = Annotated[
+    str, typer.Option(help="cot | direct | structured | fewshot (base models) | auto (fewshot for a base model)")
+]
+FewshotSeedOpt = Annotated[int, typer.Option(help="fewshot: which generated demonstrations to show")]
+ContextWindowOpt = Annotated[int | None, typer.Option(help="model context window in tokens")]
+MaxTokensOpt = Annotated[int, typer.Option(help="new tokens per answer")]
+SeedOpt = Annotated[int | None, typer.Option(help="sampling seed sent to the backend")]
+MaxRetryAfterOpt = Annotated[
+    float, typer.Option(help="longest Retry-After (s) to wait for; a longer one fails the request")
+]
+TimeoutOpt = Annotated[float, typer.Option(help="seconds per attempt")]
+ShardOpt = Annotated[str | None, typer.Option(help="i/N: run one of N shards")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="neither read nor write the cache")]
+PricesOpt = Annotated[Path | None, typer.Option(help="YAML price table (USD per million tokens)")]
+TokenizerOpt = Annotated[str | None, typer.Option(help="count prompt tokens with this (default: the instances')")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="count tokens and estimate cost; send nothing")]
+
+
+def run(
+    instances: InstancesOpt,
+    backend: BackendOpt,
+    output: RunOutOpt,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: KeyEnvOpt = None,
+    prompt: PromptOpt = "cot",
+    fewshot_seed: FewshotSeedOpt = 0,
+    option: OptionOpt = None,
+    context_window: ContextWindowOpt = None,
+    temperature: Annotated[float, typer.Option()] = 0.0,
+    top_p: Annotated[float, typer.Option()] = 1.0,
+    max_tokens: MaxTokensOpt = 1024,
+    seed: SeedOpt = 0,
+    concurrency: ConcurrencyOpt = 8,
+    max_retries: MaxRetriesOpt = 4,
+    max_retry_after: MaxRetryAfterOpt = 300.0,
+    timeout: TimeoutOpt = 600.0,
+    shard: ShardOpt = None,
+    cache_dir: CacheDirOpt = RESPONSE_CACHE,
+    no_cache: NoCacheOpt = False,
+    prices: PricesOpt = None,
+    tokenizer: TokenizerOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Run a backend over instances into a resumable predictions journal."""
+    flags = BackendFlags(backend, model, base_url, api_key_env, option, concurrency, max_retries, cache_dir)
+    in_range("--temperature", temperature, 0)
+    in_range("--top-p", top_p, 0, 1, above=True)
+    in_range("--max-tokens", max_tokens, 1)
+    flags.check_limits()
+    in_range("--max-retry-after", max_retry_after, 0, above=True)
+    in_range("--timeout", timeout, 0, above=True)
+    in_range("--context-window", context_window, 1)
+    flags.check_url("--base-url")
+    if not dry_run:
+        check_output_dir(output, "run")
+    from holobench.runner import RunConfig, parse_shard
+
+    config = RunConfig(
+        backend=backend,
+        options=flags.backend_options(context_window),
+        prompt=prompt,
+        fewshot_seed=fewshot_seed,
+        sampling=SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed),
+        concurrency=concurrency,
+        max_retries=max_retries,
+        max_retry_after=max_retry_after,
+        timeout_s=timeout,
+        shard=parse_shard(shard) if shard else None,
+        cache_dir=None if no_cache else cache_dir,
+        prices=prices,
+        tokenizer=tokenizer,
+    )
+    if dry_run:
+        _print_estimate(instances, config)
+        return
+    _run_journal(instances, output, config)
+
+
+def _print_estimate(instances: Path, config: RunConfig) -> None:
+    """--dry-run: token counts and the cost estimate, one ``key: value`` line each."""
+    from holobench.runner import dry_run as estimate
+
+    for key, value in estimate(instances, config).items():
+        out.print(f"{key}: {value}", markup=False)
+
+
+def _run_journal(instances: Path, output: Path, config: RunConfig) -> None:
+    """The run itself, under a bar of answers, request rate, tokens and cost (it appears with
+    the first answer, so an error found before any work stays the only line on stderr)."""
+    import asyncio
+    import time
+
+    from holobench.backends.client import Client
+    from holobench.runner import Runner
+
+    runner = Runner(instances, output, config)
+    started = time.perf_counter()
+    with progress_bar("{task.fields[rate]} | {task.fields[tokens]} tok | ${task.fields[cost]}") as bar:
+        task = bar.add_task(f"{config.backend} {runner.backend.model}", total=None, rate="", tokens=0, cost="0")
+
+        def progress(done: int, total: int, client: object) -> None:
+            assert isinstance(client, Client)
+            t = client.totals
+            rate = t.requests / max(time.perf_counter() - started, 1e-9)
+            bar.update(
+                task,
+                completed=done,
+                total=total,
+                rate=f"{rate:.1f}/s",
+                tokens=f"{t.prompt_tokens + t.completion_tokens:,}",
+                cost=f"{t.cost_usd:.4f}" if client.price else "?",
+            )
+
+        summary = asyncio.run(runner.run(progress))
+    _print_outcome(output, summary)
+
+
+def _print_outcome(output: Path, summary: dict[str, Any]) -> None:
+    """What this run answered, skipped and failed; exit 1 naming the first failure, so a script
+    sees a partly failed run (resuming retries only the failures)."""
+    counts = summary["this_run"]
+    out.print(
+        f"{output / 'predictions.jsonl'}: {counts['ok']} answered, {counts['skipped']} skipped, "
+        f"{counts['error']} failed this run ({summary['total']} instances in the shard); "
+        f"tokens {summary['client']['prompt_tokens']:,} in / {summary['client']['completion_tokens']:,} out",
+        markup=False,
+    )
+    if counts["error"]:
+        from holobench.journal import Journal
+
+        failed = [p for p in Journal(output / "predictions.jsonl").load(repair=False).values() if p.status == "error"]
+        if failed:
+            err.print(f"first failure ({failed[0].id}): {failed[0].error}", markup=False)
+        raise typer.Exit(1)
+
+
+def merge(
+    runs: Annotated[list[Path], typer.Argument(help="run folders (shards of one run)")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="merged run folder")],
+) -> None:
+    """Join the shard folders of one run into one journal."""
+    from holobench.runner import merge_runs
+
+    check_output_dir(output, "run")
+    report = merge_runs(runs, output)
+    out.print(f"merged {report['runs']} runs: {report['predictions']} predictions in {output}", markup=False)
