@@ -27,6 +27,8 @@ def load_query_file(path: Path) -> QueryFile:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise QueryError(f"{path}: cannot read query file ({exc.strerror})") from exc
+    except UnicodeDecodeError:
+        raise QueryError(f"{path}: not UTF-8 text; a query file is YAML saved as UTF-8") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

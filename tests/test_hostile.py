@@ -506,6 +506,11 @@ def test_report_refuses_runs_under_different_scorers(holo: Holo, tmp_path: Path,
 # =========================================================================== limits
 
 
+def test_a_query_file_that_is_not_utf8_is_one_line(holo: Holo, tmp_path: Path) -> None:
+    (tmp_path / "q.yaml").write_bytes(b"\xff\xfe\x00db_id: store_1\n")
+    refused(holo("queries", "validate", "q.yaml"), "q.yaml", "not UTF-8")
+
+
 def test_a_runaway_query_is_stopped_and_named(holo: Holo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOLOBENCH_QUERY_TIMEOUT", "1")
     (tmp_path / "q.yaml").write_text(
