@@ -102,8 +102,8 @@ bench: $(BASE_STAMP)
 	$(BIN)/holobench generate --suite $(SUITE) -o $(RESULTS)/$(SUITE)
 	$(BIN)/holobench run --instances $(INSTANCES) --backend $(BACKEND) --prompt $(PROMPT) \
 		$(if $(MODEL),--model '$(MODEL)') $(if $(BASE_URL),--base-url '$(BASE_URL)') \
-		--max-tokens $(MAX_TOKENS) --concurrency $(CONCURRENCY) --out $(MODEL_RUN) $(BENCH_ARGS)
-	$(BIN)/holobench run --instances $(INSTANCES) --backend no-answer --out $(FLOOR_RUN)
+		--max-tokens $(MAX_TOKENS) --concurrency $(CONCURRENCY) --out $(MODEL_RUN) --supersede $(BENCH_ARGS)
+	$(BIN)/holobench run --instances $(INSTANCES) --backend no-answer --out $(FLOOR_RUN) --supersede
 	$(BIN)/holobench score --instances $(INSTANCES) --predictions $(MODEL_RUN)
 	$(BIN)/holobench score --instances $(INSTANCES) --predictions $(FLOOR_RUN)
 	$(BIN)/holobench report $(MODEL_RUN) $(FLOOR_RUN) -o $(RESULTS)/report/$(SUITE)

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from holobench._io import atomic_write_text, exclusive
+from holobench._io import atomic_write_text, exclusive, naming
 from holobench._version import __version__
 from holobench.backends.base import Backend, ChatMessage, ChatRequest, ContextLengthError, SamplingParams
 from holobench.backends.client import MAX_RETRY_AFTER, Client, Outcome, PriceTable
@@ -171,32 +171,68 @@ def manifest_for(instances: Path, config: RunConfig, backend: Backend) -> dict[s
     }
 
 
-def _check_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
+#: What a run folder holds besides its lock: what ``--supersede`` moves aside.
+RUN_FILES = ("manifest.json", "predictions.jsonl", "scores")
+
+
+def _check_manifest(out_dir: Path, manifest: dict[str, Any], supersede: bool = False) -> Path | None:
+    """Write the run's manifest, refusing a folder that holds a run with other settings (or,
+    with ``supersede``, moving that run into ``<out>/superseded/<n>/``: returned)."""
     path = out_dir / "manifest.json"
     manifest = json.loads(json.dumps(manifest))  # compare in JSON form (tuples become lists)
+    moved = None
     if path.exists():
         try:
             old = RunManifest.model_validate_json(path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise HoloBenchError(f"{path}: not a run manifest; move it aside or use a new --out") from exc
         key = old.differs(RunManifest.model_validate(manifest))
-        if key is not None:
+        if key is not None and not supersede:
             raise HoloBenchError(
                 f"{path}: this folder holds a run with a different {key}; use a new --out to keep both"
+                " (or --supersede to move it into <out>/superseded/)"
             )
+        if key is not None:
+            moved = _supersede(out_dir)
     atomic_write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return moved
+
+
+def _supersede(out_dir: Path) -> Path:
+    """Move a finished run's files into a numbered folder under ``<out>/superseded/``: nothing
+    of it is lost, and the folder starts afresh."""
+    parent = out_dir / "superseded"
+    parent.mkdir(exist_ok=True)
+    number = 1 + max((int(p.name) for p in parent.iterdir() if p.name.isdigit()), default=0)
+    target = parent / str(number)
+    target.mkdir()
+    for name in RUN_FILES:
+        if (out_dir / name).exists():
+            with naming(out_dir / name):
+                (out_dir / name).rename(target / name)
+    return target
 
 
 ProgressFn = Callable[[int, int, Client], None]
 
 
 class Runner:
-    def __init__(self, instances: Path, out_dir: Path, config: RunConfig, backend: Backend | None = None) -> None:
+    def __init__(
+        self,
+        instances: Path,
+        out_dir: Path,
+        config: RunConfig,
+        backend: Backend | None = None,
+        *,
+        supersede: bool = False,
+    ) -> None:
         if not instances.is_file():
             raise HoloBenchError(f"{instances}: instances file not found; run holobench generate first")
         self.instances = instances
         self.out_dir = out_dir
         self.config = config
+        self.supersede = supersede  # a run with other settings in out_dir is moved aside, not refused
+        self.superseded: Path | None = None
         self.backend = backend or create_backend(config.backend, config.options)
         if config.prompt == "fewshot" and not self.backend.completions:
             raise HoloBenchError(
@@ -260,7 +296,7 @@ class Runner:
             chosen = "fewshot" if self.backend.chat_template is False and self.backend.completions else "cot"
             self.config = self.config.model_copy(update={"prompt": chosen})
         cfg = self.config
-        _check_manifest(self.out_dir, manifest_for(self.instances, cfg, self.backend))
+        self.superseded = _check_manifest(self.out_dir, manifest_for(self.instances, cfg, self.backend), self.supersede)
         previous = self.journal.load(repair=True)
         done = {i for i, p in previous.items() if p.status in ("ok", "skipped")}
         cache = ResponseCache(cfg.cache_dir / "responses.sqlite") if cfg.cache_dir else None

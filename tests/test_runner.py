@@ -225,6 +225,31 @@ def test_resume_skips_finished_and_repairs_a_torn_line(
         run(instances, out, config(server, tmp_path, options=BackendOptions(model="x", base_url=server.base_url)))
 
 
+def test_supersede_moves_a_run_with_other_settings_aside_and_loses_nothing(
+    instances: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "t"
+    run(instances, out, config(server, tmp_path, cache_dir=None))
+    first = (out / "predictions.jsonl").read_bytes()
+    (out / "scores").mkdir()
+    (out / "scores" / "marker").write_text("scored", encoding="utf-8")
+    other = config(server, tmp_path, cache_dir=None, prompt="direct")
+    with pytest.raises(HoloBenchError, match=r"different prompt.*--supersede"):
+        run(instances, out, other)
+    assert (out / "predictions.jsonl").read_bytes() == first  # a refusal touches nothing
+    runner = Runner(instances, out, other, supersede=True)
+    asyncio.run(runner.run())
+    assert runner.superseded == out / "superseded" / "1"
+    assert (runner.superseded / "predictions.jsonl").read_bytes() == first
+    assert (runner.superseded / "scores" / "marker").read_text(encoding="utf-8") == "scored"
+    assert {json.loads(x)["prompt"] for x in (out / "predictions.jsonl").read_text().splitlines()} == {"direct"}
+    assert not (out / "scores").exists()
+    # the same settings again: nothing moves, the run resumes
+    again = Runner(instances, out, other, supersede=True)
+    asyncio.run(again.run())
+    assert again.superseded is None and not (out / "superseded" / "2").exists()
+
+
 def test_kill_minus_nine_then_resume_matches_an_uninterrupted_run(instances: Path, tmp_path: Path) -> None:
     """A real subprocess, killed with SIGKILL mid-run, then resumed."""
     server = FakeOpenAIServer(ServerState(latency=0.15)).start()

@@ -43,6 +43,10 @@ MaxRetryAfterOpt = Annotated[
     float, typer.Option(help="longest Retry-After (s) to wait for; a longer one fails the request")
 ]
 TimeoutOpt = Annotated[float, typer.Option(help="seconds per attempt")]
+SupersedeOpt = Annotated[
+    bool,
+    typer.Option(help="if --out holds a run with other settings, move it into <out>/superseded/<n>/ and start afresh"),
+]
 ShardOpt = Annotated[str | None, typer.Option(help="i/N: run one of N shards")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="neither read nor write the cache")]
 PricesOpt = Annotated[Path | None, typer.Option(help="YAML price table (USD per million tokens)")]
@@ -75,6 +79,7 @@ def run(
     prices: PricesOpt = None,
     tokenizer: TokenizerOpt = None,
     dry_run: DryRunOpt = False,
+    supersede: SupersedeOpt = False,
 ) -> None:
     """Run a backend over instances into a resumable predictions journal."""
     flags = BackendFlags(backend, model, base_url, api_key_env, option, concurrency, max_retries, cache_dir)
@@ -108,7 +113,7 @@ def run(
     if dry_run:
         _print_estimate(instances, config)
         return
-    _run_journal(instances, output, config)
+    _run_journal(instances, output, config, supersede)
 
 
 def _print_estimate(instances: Path, config: RunConfig) -> None:
@@ -119,7 +124,7 @@ def _print_estimate(instances: Path, config: RunConfig) -> None:
         out.print(f"{key}: {value}", markup=False)
 
 
-def _run_journal(instances: Path, output: Path, config: RunConfig) -> None:
+def _run_journal(instances: Path, output: Path, config: RunConfig, supersede: bool = False) -> None:
     """The run itself, under a bar of answers, request rate, tokens and cost (it appears with
     the first answer, so an error found before any work stays the only line on stderr)."""
     import asyncio
@@ -128,7 +133,7 @@ def _run_journal(instances: Path, output: Path, config: RunConfig) -> None:
     from holobench.backends.client import Client
     from holobench.runner import Runner
 
-    runner = Runner(instances, output, config)
+    runner = Runner(instances, output, config, supersede=supersede)
     started = time.perf_counter()
     with progress_bar("{task.fields[rate]} | {task.fields[tokens]} tok | ${task.fields[cost]}") as bar:
         task = bar.add_task(f"{config.backend} {runner.backend.model}", total=None, rate="", tokens=0, cost="0")
@@ -147,6 +152,8 @@ def _run_journal(instances: Path, output: Path, config: RunConfig) -> None:
             )
 
         summary = asyncio.run(runner.run(progress))
+    if runner.superseded is not None:
+        err.print(f"note: the earlier run with other settings is now in {runner.superseded}", markup=False)
     _print_outcome(output, summary)
 
 
