@@ -509,6 +509,7 @@ def test_match_agreement_on_the_held_out_set_does_not_fall() -> None:
         ("calibration-independent-3.yaml", 0.95, 0.9),
         ("calibration-independent-4.yaml", 0.95, 0.9),
         ("calibration-independent-5.yaml", 0.9, 0.8),
+        ("calibration-independent-6.yaml", 0.95, 0.9),
     ],
 )
 def test_independent_sets_are_real_and_floor_agreement(name: str, rows: float, kappa_floor: float) -> None:
