@@ -130,6 +130,8 @@ class _Grid:
         self.exact_item = self._exact_items()
         self.claimed = {j for j in self.exact_item if j is not None}
         self.matched: set[int] = set(self.claimed)
+        #: every gold name, for telling a slip of one row's name from another row's
+        self.names = {c.norm for row in rows for c in row if c.names and c.when is None}
 
     def _exact_items(self) -> list[int | None]:
         """In gold order, each row takes the first item holding all its cells at or after the
@@ -172,9 +174,8 @@ class _Grid:
         if free:
             self.matched.add(max(free, key=lambda x: (x[0], -x[1]))[1])
             return Label.PARTIAL
-        names = {c.norm for row in self.rows for c in row if c.names and c.when is None}
         for j, item in enumerate(self.items):
-            if j not in self.claimed and (_misspelt(self.rows[r], item, names) or _coarse(self.rows[r], item)):
+            if j not in self.claimed and (_misspelt(self.rows[r], item, self.names) or _coarse(self.rows[r], item)):
                 self.matched.add(j)
                 return Label.PARTIAL
         return Label.NO

@@ -180,7 +180,7 @@ def normalize_text(text: str) -> str:
         decomposed = unicodedata.normalize("NFKD", text.translate(_LETTERS))
         stripped = "".join(c for c in decomposed if not unicodedata.combining(c) and c not in _APOSTROPHES)
     words = " ".join(_NON_WORD.sub(" ", stripped.casefold()).split())
-    return _LONG_WORD.sub(lambda m: _SHORT[m.group(0)], words) if _LONG_WORD.search(words) else words
+    return _LONG_WORD.sub(lambda m: _SHORT[m.group(0)], words)
 
 
 def numbers_in(text: str) -> list[Number]:
