@@ -28,7 +28,15 @@ from holobench.records.query import (
     TableSchema,
 )
 from holobench.records.run import Prediction, Status, Usage
-from holobench.records.score import LABEL_WEIGHT, MAX_JUDGED_ROWS, Label, ScoreRecord, ScoreStatus, score_of
+from holobench.records.score import (
+    LABEL_WEIGHT,
+    MAX_JUDGED_ROWS,
+    Label,
+    PairedDifference,
+    ScoreRecord,
+    ScoreStatus,
+    score_of,
+)
 from holobench.records.submission import SubmissionManifest
 
 __all__ = [
@@ -45,6 +53,7 @@ __all__ = [
     "InstanceStats",
     "Label",
     "LineSource",
+    "PairedDifference",
     "Placement",
     "Prediction",
     "PromptItem",

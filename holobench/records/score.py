@@ -81,3 +81,27 @@ def score_of(labels: list[Label]) -> float:
     if not labels:
         raise ValueError("no judged rows")
     return sum(LABEL_WEIGHT[label] for label in labels) / len(labels)
+
+
+class PairedDifference(BaseModel):
+    """Run ``a`` minus run ``b`` over the instances both scored, with a paired cluster-bootstrap
+    95% interval over queries; written to a report's ``tables/paired.csv`` and ``leaderboard.json``.
+
+    ``separable`` is true when the interval excludes 0; never with fewer than two queries, where
+    the bootstrap has no spread between queries to measure and the interval is only the point.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    a: str
+    b: str
+    n_pairs: int = Field(description="instances scored in both runs")
+    queries: int = Field(description="queries those instances come from: the resampled clusters")
+    only_a: int = Field(description="instances scored in a but not in b, left out")
+    only_b: int = Field(description="instances scored in b but not in a, left out")
+    mean_a: float
+    mean_b: float
+    diff: float = Field(description="mean(a) - mean(b) over the paired instances")
+    ci_low: float
+    ci_high: float
+    separable: bool
