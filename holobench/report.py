@@ -5,6 +5,7 @@ Output folder layout::
     report.md            every table, rendered, with the plots embedded
     summary.json         per run: counts (scored / skipped / failed) and the overall mean with its CI
     tables/<name>.csv    one CSV per table (mean, ci_low, ci_high, n, queries, skipped, failed)
+    tables/paired.csv    with two or more runs: each pair's paired difference and its interval
     plots/<name>.png|svg the figures
 
 A folder is written under a temporary name and moved into place at the end, so a failed report
@@ -25,7 +26,8 @@ from holobench._io import staged_dir
 from holobench._version import __version__
 from holobench.aggregate import N_BOOT, SEED, TABLES, Run, all_tables, frame, run_labels, table
 from holobench.errors import HoloBenchError
-from holobench.records import ScoreRecord
+from holobench.paired import all_pairs, interval_text, paired_frame
+from holobench.records import PairedDifference, ScoreRecord
 from holobench.scoring.run import SCORES_FILE, read_scores
 from holobench.scoring.trust import score_problems
 
@@ -187,12 +189,18 @@ def write_report(
             "bootstrap": {"resamples": n_boot, "seed": seed, "unit": "query", "interval": "95% percentile"},
             "runs": summaries,
         }
+        paired = _write_paired(runs, staging, summary, n_boot=n_boot, seed=seed)
         (staging / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        (staging / "report.md").write_text(_markdown(summaries, tables, figures), encoding="utf-8")
+        (staging / "report.md").write_text(_markdown(summaries, tables, figures, paired), encoding="utf-8")
     return summary
 
 
-def _markdown(summaries: list[dict[str, Any]], tables: dict[str, pd.DataFrame], figures: list[Path]) -> str:
+def _markdown(
+    summaries: list[dict[str, Any]],
+    tables: dict[str, pd.DataFrame],
+    figures: list[Path],
+    paired: list[str] | None = None,
+) -> str:
     lines = [
         "# HoloBench report",
         "",
@@ -219,9 +227,59 @@ def _markdown(summaries: list[dict[str, Any]], tables: dict[str, pd.DataFrame], 
     }
     for name, t in tables.items():
         lines += [f"## {titles.get(name, name)}", "", markdown_table(t), "", f"CSV: `tables/{name}.csv`", ""]
+    lines += paired or []
     pngs = [f for f in figures if f.suffix == ".png"]
     if pngs:
         lines += ["## Plots", ""]
         lines += [f"![{p.stem}](plots/{p.name})" for p in pngs]
         lines.append("")
     return "\n".join(lines)
+
+
+def _write_paired(runs: list[Run], staging: Path, summary: dict[str, Any], *, n_boot: int, seed: int) -> list[str]:
+    """With two or more runs: ``tables/paired.csv``, the pairs in ``summary`` (``paired`` and
+    ``paired_skipped``), and the report's Markdown section; nothing for a single run."""
+    if len(runs) < 2:
+        return []
+    found = all_pairs(runs, n_boot=n_boot, seed=seed)
+    pairs, skipped = list(found.pairs.values()), found.skipped
+    paired_frame(pairs).to_csv(staging / "tables" / "paired.csv", index=False, float_format="%.6g")
+    summary["paired"] = [p.model_dump() for p in pairs]
+    summary["paired_skipped"] = skipped
+    return _paired_markdown(pairs, skipped)
+
+
+def _paired_markdown(pairs: list[PairedDifference], skipped: list[str]) -> list[str]:
+    """The "Paired comparisons" section: one row per pair of runs scored on the same instances."""
+    lines = [
+        "## Paired comparisons",
+        "",
+        "A - B over the instances both runs scored, with a 95% paired cluster-bootstrap interval: each "
+        "resample draws queries once for both runs and recomputes mean(A) - mean(B) over their instances. "
+        "Separable: the interval excludes 0 (never with fewer than two queries).",
+        "",
+    ]
+    if pairs:
+        shown = pd.DataFrame(
+            {
+                "A": [p.a for p in pairs],
+                "B": [p.b for p in pairs],
+                "A - B [95% CI]": [interval_text(p) for p in pairs],
+                "separable": ["yes" if p.separable else "no" for p in pairs],
+                "mean A": [p.mean_a for p in pairs],
+                "mean B": [p.mean_b for p in pairs],
+                "pairs": [p.n_pairs for p in pairs],
+                "queries": [p.queries for p in pairs],
+                "A only": [p.only_a for p in pairs],
+                "B only": [p.only_b for p in pairs],
+            }
+        )
+        lines += [
+            markdown_table(shown),
+            "",
+            "CSV: `tables/paired.csv`; A only / B only: scored in one run, left out.",
+            "",
+        ]
+    if skipped:
+        lines += ["Pairs skipped:", "", *(f"* {note}" for note in skipped), ""]
+    return lines

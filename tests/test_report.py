@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 from holobench.aggregate import Run, bootstrap_ci, frame, run_labels, table
 from holobench.cli import app
 from holobench.errors import HoloBenchError
+from holobench.paired import pair_seed, paired_difference
 from holobench.report import write_report
 from holobench.scoring.run import read_scores
 from holobench.scoring.score import score_match
@@ -128,3 +130,40 @@ def test_report_errors_are_one_line_and_leave_nothing(tmp_path: Path, smoke_file
     assert result.exit_code == 0, result.output
     assert (tmp_path / "r" / "report.md").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".r.")]  # no staging folder left
+
+
+def test_report_compares_runs_in_pairs_and_skips_disjoint_ones(tmp_path: Path, smoke_file: Path) -> None:
+    runs = [
+        write_run(tmp_path, smoke_file, model="model-a", quality=4),
+        write_run(tmp_path, smoke_file, model="model-b", quality=2),
+    ]
+    for run in runs:
+        score_match(smoke_file, run)
+    elsewhere = tmp_path / "elsewhere" / "scores.jsonl"  # a run of other instances: nothing to pair
+    elsewhere.parent.mkdir()
+    moved = [
+        r.model_copy(update={"id": "x-" + r.id, "model": "model-c"}) for r in read_scores(runs[0] / "scores" / "match")
+    ]
+    elsewhere.write_text("".join(r.model_dump_json() + "\n" for r in moved), encoding="utf-8")
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["report", *map(str, runs), str(elsewhere), "-o", str(out), "--resamples", "300"])
+    assert result.exit_code == 0, result.output
+
+    paired = pd.read_csv(out / "tables" / "paired.csv")
+    assert list(paired[["a", "b"]].itertuples(index=False, name=None)) == [("model-a", "model-b")]
+    row = paired.iloc[0]
+    a, b = (read_scores(r / "scores" / "match") for r in runs)
+    expected = paired_difference(
+        Run("model-a", a), Run("model-b", b), n_boot=300, seed=pair_seed(0, "model-a", "model-b")
+    )
+    assert (row["diff"], row["ci_low"]) == pytest.approx((expected.diff, expected.ci_low), abs=1e-6)
+    assert row["n_pairs"] == sum(r.status == "scored" for r in a) and row["only_a"] == row["only_b"] == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert [p["b"] for p in summary["paired"]] == ["model-b"] and len(summary["paired_skipped"]) == 2
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Paired comparisons" in markdown and "model-a and model-c: no instance is scored in both" in markdown
+    assert "Paired comparisons" in result.output and "paired comparison skipped: model-a and model-c" in result.output
+
+    write_report(runs[:1], tmp_path / "single", n_boot=100)  # one run: nothing to pair, no section
+    assert not (tmp_path / "single" / "tables" / "paired.csv").exists()
+    assert "Paired comparisons" not in (tmp_path / "single" / "report.md").read_text(encoding="utf-8")

@@ -4,7 +4,7 @@ that puts runs side by side with confidence intervals."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -131,7 +131,24 @@ def report_cmd(
     out.print(table)
     _print_pivot(output / "tables" / "category.csv", "category", "score by category")
     _print_pivot(output / "tables" / "answerability.csv", "answerable", "answerable / unanswerable instances")
+    _print_paired(summary)
     out.print(f"report: {output / 'report.md'}", markup=False)
+
+
+def _print_paired(summary: dict[str, Any]) -> None:
+    """The report's paired comparisons (two or more runs), and the pairs it skipped."""
+    from holobench.paired import interval_text
+    from holobench.records import PairedDifference
+
+    pairs = [PairedDifference.model_validate(p) for p in summary.get("paired") or []]
+    if pairs:
+        table = Table("A", "B", "A - B [95% CI]", "separable", "pairs", "queries", title="Paired comparisons")
+        for p in pairs:
+            separable = "yes" if p.separable else "no"
+            table.add_row(escape(p.a), escape(p.b), interval_text(p), separable, str(p.n_pairs), str(p.queries))
+        out.print(table)
+    for note in summary.get("paired_skipped") or []:
+        out.print(f"paired comparison skipped: {note}", markup=False)
 
 
 def _print_pivot(path: Path, column: str, title: str) -> None:
