@@ -76,13 +76,16 @@ def leaderboard_build(
     ] = True,
 ) -> None:
     """Validate submissions and render the static leaderboard site."""
-    from holobench.leaderboard import build
+    from holobench.leaderboard import NOT_SEPARABLE, build
 
     check_output_dir(output, "site")
     summary = build(submissions, output, instances=instances, verify_gold=verify_gold)
     out.print(f"gold answers: {summary['gold']}", markup=False)
     table = Table("#", "entry", "score", "95% CI")
     for e in summary["entries"]:
-        table.add_row(str(e["rank"]), escape(e["label"]), "n/a" if e["score"] is None else f"{e['score']:.3f}", e["ci"])
+        rank = ("≈ " if e["separable_from_above"] is False else "") + str(e["rank"])
+        table.add_row(rank, escape(e["label"]), "n/a" if e["score"] is None else f"{e['score']:.3f}", e["ci"])
     out.print(table)
+    if any(e["separable_from_above"] is False for e in summary["entries"]):
+        out.print(f"≈ {NOT_SEPARABLE}", markup=False)
     out.print(f"leaderboard: {output / 'index.html'}", markup=False)

@@ -2,7 +2,9 @@
 
 ``index.html`` ranks the entries by score (with 95% bootstrap intervals over queries and one column
 per category; every column sorts in the browser, and ``?sort=<key>&dir=asc|desc`` picks the order
-on load); ``entries/<slug>.html`` shows one entry's tables and plots.  Submissions are untrusted:
+on load); an entry whose paired difference from the one ranked above it is within noise is marked,
+and a matrix shows every pair's difference; ``entries/<slug>.html`` shows one entry's tables and
+plots.  Submissions are untrusted:
 every one is validated first, every string is HTML-escaped by jinja2, and the site is written
 under a temporary name and moved into place at the end.
 """
@@ -13,17 +15,18 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 import pandas as pd
 
 from holobench._io import staged_dir
 from holobench._version import __version__
-from holobench.aggregate import TABLES, Run, frame, table
+from holobench.aggregate import N_BOOT, TABLES, Run, frame, table
 from holobench.environment import describe, suite_versions, version_differences
 from holobench.errors import HoloBenchError
-from holobench.records import Category
+from holobench.paired import AllPairs, all_pairs, interval_text
+from holobench.records import Category, ScoreRecord
 from holobench.report import draw_plots
 from holobench.submit import Submission, validate
 from holobench.verify import verify_gold as verify_gold_file
@@ -39,6 +42,12 @@ ENTRY_TABLES = {
     "database": "By database",
     "answerability": "Answer accuracy and abstention accuracy",
 }
+
+PAIRED_METHOD = (
+    "a minus b over the instances both entries scored; 95% paired cluster-bootstrap interval "
+    f"(queries resampled once for both entries, {N_BOOT} resamples); separable: the interval excludes 0"
+)
+NOT_SEPARABLE = "not separable from the entry above: the 95% paired interval of the difference includes 0"
 
 
 @dataclass
@@ -70,6 +79,20 @@ class Entry:
     category_text: dict[str, str] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
     rank: int = 0
+    #: the validated (and, for ``match``, recomputed) records the paired differences come from
+    scores: list[ScoreRecord] = field(default_factory=list, repr=False)
+    #: the paired difference from the entry ranked right above: separable or not (None: no such pair)
+    separable_above: bool | None = None
+    above_note: str = ""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the pairwise matrix: the row's entry minus the column's, as the page shows it."""
+
+    text: str
+    title: str
+    kind: Literal["self", "none", "sep", "tie"]  # sep: the interval excludes 0; none: no pair
 
 
 def _slug(text: str, taken: set[str]) -> str:
@@ -105,6 +128,7 @@ def _entry(sub: Submission, taken: set[str]) -> tuple[Entry, pd.DataFrame]:
         created=m.created,
         notes=m.notes,
         flags=sub.flags,
+        scores=sub.scores,
         holobench_version=m.holobench_version,
         settings=json.dumps(m.backend_settings, sort_keys=True),
         versions=describe(m.versions["run"]) if isinstance(m.versions.get("run"), dict) else "not recorded",
@@ -214,7 +238,7 @@ def _write_entry_pages(env: jinja2.Environment, staging: Path, ranked: list[tupl
         (staging / "entries" / f"{entry.slug}.html").write_text(html, encoding="utf-8")
 
 
-def _summary(suite: str, gold_note: str, ranked: list[tuple[Entry, pd.DataFrame]]) -> dict[str, Any]:
+def _summary(suite: str, gold_note: str, ranked: list[tuple[Entry, pd.DataFrame]], paired: AllPairs) -> dict[str, Any]:
     """The ranking as data (``leaderboard.json``), for scripts that would otherwise scrape the HTML."""
     return {
         "suite": suite,
@@ -227,10 +251,54 @@ def _summary(suite: str, gold_note: str, ranked: list[tuple[Entry, pd.DataFrame]
                 "ci": e.ci,
                 "page": f"entries/{e.slug}.html",
                 "flags": list(e.flags),
+                "separable_from_above": e.separable_above,
             }
             for e, _ in ranked
         ],
+        "paired": {
+            "method": PAIRED_METHOD,
+            "pairs": [
+                {"a_rank": i + 1, "b_rank": j + 1, **p.model_dump()} for (i, j), p in sorted(paired.pairs.items())
+            ],
+            "skipped": paired.skipped,
+        },
     }
+
+
+def _paired(ranked: list[tuple[Entry, pd.DataFrame]]) -> AllPairs:
+    """Every pair of entries (higher rank minus lower), and on each entry whether it is separable
+    from the entry ranked right above it."""
+    found = all_pairs([Run(e.label, e.scores) for e, _ in ranked])
+    for k in range(1, len(ranked)):
+        entry, above = ranked[k][0], ranked[k - 1][0]
+        p = found.pairs.get((k - 1, k))
+        entry.separable_above = None if p is None else p.separable
+        if p is not None and not p.separable:
+            entry.above_note = f"{NOT_SEPARABLE} (#{above.rank} minus #{entry.rank}: {interval_text(p)})"
+    return found
+
+
+def _matrix(ranked: list[tuple[Entry, pd.DataFrame]], found: AllPairs) -> list[tuple[Entry, list[Cell]]]:
+    """Rows of the pairwise matrix: each entry minus every entry, in rank order."""
+    rows = []
+    for i, (row, _) in enumerate(ranked):
+        cells = []
+        for j, (col, _) in enumerate(ranked):
+            p = found.between(i, j)
+            if i == j:
+                cells.append(Cell("–", "", "self"))
+                continue
+            if p is None:
+                cells.append(Cell("–", "no instance scored by both", "none"))
+                continue
+            verdict = "separable" if p.separable else "not separable: the interval includes 0"
+            title = (
+                f"#{row.rank} {row.label} minus #{col.rank} {col.label}: {interval_text(p)}, "
+                f"{p.n_pairs} paired instances from {p.queries} queries; {verdict}"
+            )
+            cells.append(Cell(f"{p.diff:+.3f}", title, "sep" if p.separable else "tie"))
+        rows.append((row, cells))
+    return rows
 
 
 def build(paths: list[Path], out: Path, *, instances: Path | None = None, verify_gold: bool = True) -> dict[str, Any]:
@@ -248,6 +316,7 @@ def build(paths: list[Path], out: Path, *, instances: Path | None = None, verify
     _check_comparable(paths, subs)
     first = subs[0].manifest
     ranked = _ranked(subs)
+    paired = _paired(ranked)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
@@ -267,8 +336,10 @@ def build(paths: list[Path], out: Path, *, instances: Path | None = None, verify
             generated_with=_generated_with(subs, instances),
             gold_note=gold_note,
             plots=overall_plots,
+            matrix=_matrix(ranked, paired),
+            not_separable=NOT_SEPARABLE,
         )
         (staging / "index.html").write_text(index, encoding="utf-8")
-        summary = _summary(first.suite, gold_note, ranked)
+        summary = _summary(first.suite, gold_note, ranked, paired)
         (staging / "leaderboard.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary

@@ -12,14 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from holobench.aggregate import SEED, Run
 from holobench.errors import HoloBenchError
-from holobench.leaderboard import build
+from holobench.leaderboard import NOT_SEPARABLE, build
+from holobench.paired import pair_seed, paired_difference
 from holobench.scoring.score import score_match
-from holobench.submit import pack
+from holobench.submit import pack, validate
 
 from ..scoring_helpers import write_run
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+#: A display label as long as real ones get (model, quantisation, prompt).
+LONG_LABEL = "middle twin: a long display label that names the model, its quantisation and its prompt in full"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
@@ -63,6 +67,7 @@ class _Rows(HTMLParser):
         super().__init__()
         self.rows: list[dict[str, str]] = []
         self.sorted: str | None = None
+        self._in_ranking = False
         self._in_body = False
         self._key: str | None = None
 
@@ -70,7 +75,8 @@ class _Rows(HTMLParser):
         a = dict(attrs)
         if tag == "table" and a.get("id") == "ranking":
             self.sorted = a.get("data-sorted")
-        if tag == "tbody":
+            self._in_ranking = True
+        if tag == "tbody" and self._in_ranking:
             self._in_body = True
         if tag == "tr" and self._in_body:
             self.rows.append({})
@@ -80,16 +86,25 @@ class _Rows(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "tbody":
             self._in_body = False
+        if tag == "table":
+            self._in_ranking = False
 
 
 @pytest.fixture(scope="module")
 def submissions(tmp_path_factory: pytest.TempPathFactory, smoke_file: Path) -> list[Path]:
+    """Three models of different quality, and a twin of the middle one (same answers, long label)."""
     root = tmp_path_factory.mktemp("subs")
     out = []
-    for model, quality, suffix in [("weak <model>", 2, ".zip"), ("strong-model", 4, ".tar.gz"), ("middle", 3, "")]:
+    for model, quality, suffix, label in [
+        ("weak <model>", 2, ".zip", None),
+        ("strong-model", 4, ".tar.gz", None),
+        ("middle", 3, "", None),
+        ("middle-twin", 3, "-twin", LONG_LABEL),
+    ]:
         run = write_run(root, smoke_file, model=model, quality=quality)
         score_match(smoke_file, run)
-        out.append(pack(run, run / "scores" / "match", root / f"{quality}{suffix or '-dir'}", suite="smoke"))
+        where = root / f"{quality}{suffix or '-dir'}"
+        out.append(pack(run, run / "scores" / "match", where, suite="smoke", label=label))
     return out
 
 
@@ -104,7 +119,7 @@ def test_site_ranks_entries_by_score(site: Path) -> None:
     board = json.loads((site / "leaderboard.json").read_text(encoding="utf-8"))
     scores = [e["score"] for e in board["entries"]]
     assert scores == sorted(scores, reverse=True)
-    assert [e["rank"] for e in board["entries"]] == [1, 2, 3]
+    assert [e["rank"] for e in board["entries"]] == [1, 2, 3, 4]
     for e in board["entries"]:
         assert (site / e["page"]).is_file()
         low, high = (float(x) for x in e["ci"].split(", "))
@@ -135,7 +150,7 @@ def test_leaderboard_renders_and_sorts_in_chromium(site: Path, chromium: str) ->
     parser = _Rows()
     parser.feed(_headless(chromium, "--dump-dom", index.as_uri()).stdout)
     assert parser.sorted == "rank:asc"
-    assert [r["rank"] for r in parser.rows] == ["1", "2", "3"]
+    assert [r["rank"] for r in parser.rows] == ["1", "2", "3", "4"]
     assert parser.rows[0]["model"] == "strong-model"
     assert all(re.fullmatch(r"[01](\.\d+)?", r["score"]) for r in parser.rows)
 
@@ -149,3 +164,41 @@ def test_leaderboard_renders_and_sorts_in_chromium(site: Path, chromium: str) ->
     shot.unlink(missing_ok=True)
     _headless(chromium, f"--screenshot={shot}", "--window-size=1400,900", index.as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_paired_differences_rank_neighbours_and_match_a_recomputation(
+    site: Path, submissions: list[Path], smoke_file: Path
+) -> None:
+    board = json.loads((site / "leaderboard.json").read_text(encoding="utf-8"))
+    entries, pairs = board["entries"], board["paired"]["pairs"]
+    assert [(p["a_rank"], p["b_rank"]) for p in pairs] == [(1, 2), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4)]
+    assert board["paired"]["skipped"] == [] and "paired cluster-bootstrap" in board["paired"]["method"]
+    assert entries[0]["separable_from_above"] is None
+    by_ranks = {(p["a_rank"], p["b_rank"]): p for p in pairs}
+    for e in entries[1:]:
+        assert e["separable_from_above"] == by_ranks[(e["rank"] - 1, e["rank"])]["separable"]
+    twin = next(e for e in entries if e["label"] == LONG_LABEL)
+    assert twin["separable_from_above"] is False  # the same answers as "middle", ranked right above it
+    assert by_ranks[(1, 2)]["separable"] and by_ranks[(1, 2)]["ci_low"] > 0  # strong vs middle
+
+    runs = {s.manifest.label: Run(s.manifest.label, s.scores) for s in (validate(p, smoke_file) for p in submissions)}
+    for p in pairs:
+        again = paired_difference(runs[p["a"]], runs[p["b"]], seed=pair_seed(SEED, p["a"], p["b"]))
+        assert {k: v for k, v in p.items() if k not in ("a_rank", "b_rank")} == again.model_dump()
+
+    html = (site / "index.html").read_text(encoding="utf-8")
+    marks = re.findall(r'<span class="tie" title="([^"]*)"', html)
+    assert len(marks) == sum(e["separable_from_above"] is False for e in entries) >= 1
+    assert all(m.startswith(NOT_SEPARABLE + " (#") for m in marks)
+    assert f"{NOT_SEPARABLE}." in html and 'id="paired"' in html  # the legend line and the matrix
+
+
+def test_build_command_marks_entries_within_noise(tmp_path: Path, submissions: list[Path], smoke_file: Path) -> None:
+    from typer.testing import CliRunner
+
+    from holobench.cli import app
+
+    args = ["leaderboard", "build", *map(str, submissions), "--instances", str(smoke_file), "-o", str(tmp_path / "s")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "≈ 3" in result.output and f"≈ {NOT_SEPARABLE}" in result.output
