@@ -22,7 +22,7 @@ from holobench.submit import pack, validate
 from ..scoring_helpers import write_run
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-#: A display label as long as real ones get (model, quantisation, prompt).
+#: A display label as long as real ones get (model, quantisation, prompt), to test the page's width.
 LONG_LABEL = "middle twin: a long display label that names the model, its quantisation and its prompt in full"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -191,6 +191,17 @@ def test_paired_differences_rank_neighbours_and_match_a_recomputation(
     assert len(marks) == sum(e["separable_from_above"] is False for e in entries) >= 1
     assert all(m.startswith(NOT_SEPARABLE + " (#") for m in marks)
     assert f"{NOT_SEPARABLE}." in html and 'id="paired"' in html  # the legend line and the matrix
+
+
+def test_leaderboard_fits_a_1400_pixel_window_in_chromium(site: Path, chromium: str) -> None:
+    """Every table's right edge, as the page measures it on load, lies within the viewport."""
+    dom = _headless(chromium, "--window-size=1400,900", "--dump-dom", (site / "index.html").resolve().as_uri()).stdout
+    viewport = re.search(r'<body[^>]*data-viewport-width="(\d+)"', dom)
+    assert viewport is not None and 1300 <= int(viewport.group(1)) <= 1400
+    tables = re.findall(r'<table id="(\w+)"[^>]*data-table-right="(\d+)"', dom)
+    assert {name for name, _ in tables} == {"ranking", "paired"}
+    for name, right in tables:
+        assert int(right) <= int(viewport.group(1)), f"table {name} ends at {right}px, past the viewport"
 
 
 def test_build_command_marks_entries_within_noise(tmp_path: Path, submissions: list[Path], smoke_file: Path) -> None:
