@@ -50,7 +50,17 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("suite", ("holobench.suite_file", "holobench.suite", "holobench.verify")),
     ("runner", ("holobench.runner",)),
     ("scoring", ("holobench.scoring",)),
-    ("reports", ("holobench.aggregate", "holobench.report", "holobench.submit", "holobench.leaderboard")),
+    (
+        "reports",
+        (
+            "holobench.aggregate",
+            "holobench.carriers",
+            "holobench.position",
+            "holobench.report",
+            "holobench.submit",
+            "holobench.leaderboard",
+        ),
+    ),
     ("front", ("holobench.cli", "holobench.testing", "holobench")),
 )
 
