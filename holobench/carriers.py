@@ -12,17 +12,19 @@ into ``Instance.lines``).
 held by two lines, a DISTINCT name on two rows, the zero count of an unanswerable instance. Such
 a row is given the relevant lines whose text holds every value of the row (read as the
 faithfulness check reads them, :func:`holobench.verbalize.value_present`), so both tied lines
-count; failing that the answer rows (answerable sampling), failing that every relevant line.
+count; failing that, or for an answer over nothing (NULL, a zero count: no line holds it, every
+line bears it out), the answer rows (answerable sampling), failing that every relevant line.
 
 **Search.** A test (remove a set of lines, rerun, see which gold rows are lost) reruns the query
-on rows loaded into DuckDB once, switching rows off with a flag: well under a millisecond on a
-small instance, against about 10 ms for a fresh ``InstanceBuilder.gold``. Queries whose rows can
-only be lost, never restored, as more rows go (filters, joins, IN, EXISTS, DISTINCT, UNION,
-INTERSECT, COUNT, MIN, MAX, ORDER BY/LIMIT) are searched by group testing: when removing a block
-loses no gold row, no line of the block carries one (the assumption: removing a set of lines
-loses every row that removing one of them loses); else the block is split. For those queries the
+on rows loaded into DuckDB once per instance, switching rows off with a flag: 1-5 ms, against
+about 10 ms for a fresh ``InstanceBuilder.gold`` (which also loads the rows every time). Queries
+whose rows can only be lost, never restored, as more rows go (filters, joins, IN, EXISTS,
+DISTINCT, UNION, INTERSECT, COUNT, MIN, MAX, ORDER BY/LIMIT, and SUM when its terms are
+non-negative in the instance's rows) are searched by group testing: when removing a block loses
+no gold row, no line of the block carries one (the assumption: removing a set of lines loses
+every row that removing one of them loses); else the block is split. For those queries the
 assumption fails only when another row happens to take the lost row's exact values (a duplicate
-promoted into a LIMIT, two group counts that meet). Where removals can cancel (AVG, SUM,
+promoted into a LIMIT, two group counts that meet). Where removals can cancel (AVG, other SUMs,
 arithmetic on aggregates, NOT IN, NOT EXISTS, EXCEPT, scalar subqueries, outer joins, windows)
 every line is tested on its own. Near misses (``answer is False``) are tested like any other
 line, in blocks of their own, as nothing is assumed of them. A one-table COUNT(*) with no filter
@@ -35,6 +37,7 @@ import math
 import weakref
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
+from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
@@ -47,6 +50,7 @@ from holobench.errors import HoloBenchError
 from holobench.lines import SEPARATOR
 from holobench.oracle import values_equal
 from holobench.records import Instance, InstanceConfig, Query
+from holobench.sampling import degenerate_rows
 from holobench.sql import finish_rows, parse, query_timeout, time_limit, to_duckdb, with_tiebreak
 from holobench.verbalize import value_present
 from holobench.verbalize.faithfulness import Prepared
@@ -58,6 +62,8 @@ _KEEP = "__holobench_keep"
 _ONE_WAY = (exp.Count, exp.Max, exp.Min)
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
+#: What a SUM's argument may be made of for its terms to be known non-negative from the data.
+_SUM_TERMS = (exp.Column, exp.Identifier, exp.Literal, exp.Add, exp.Mul, exp.Paren)
 
 Lost = Callable[[Collection[int]], frozenset[int]]
 
@@ -117,7 +123,7 @@ def _search(item: GoldItem | Instance, builder: InstanceBuilder, query: Query, r
                 f"instance {item.id}: the engines here do not reproduce its gold answer; "
                 "run 'holobench verify' on the instances file"
             )
-        if removal_monotone(without.tree):
+        if group_testable(item, builder, relevant):
             # Near misses in blocks of their own: a block of them is cleared by one test.
             order = sorted(relevant, key=lambda i: (item.lines[i].answer is False, i))
             _group_test(lost, order, found)
@@ -129,37 +135,49 @@ def _search(item: GoldItem | Instance, builder: InstanceBuilder, query: Query, r
 
 
 def _group_test(lost: Lost, order: list[int], found: list[set[int]]) -> None:
-    """Blocks of about sqrt(n) lines, split in halves while they lose rows; where both halves
-    lose rows, carriers are dense and each line is tested on its own."""
+    """Blocks of about sqrt(n) lines, halved while they lose rows. When the left half loses none,
+    the right half is taken to hold the block's carriers untested (its lines are still tested one
+    by one before any is called a carrier); where both halves lose rows, carriers are dense and
+    each line is tested on its own."""
     size = max(2, math.isqrt(len(order)))
     for start in range(0, len(order), size):
         block = order[start : start + size]
-        _split(lost, block, lost(block), found, dense=False)
+        if lost(block):
+            _split(lost, block, found, dense=False)
 
 
-def _split(lost: Lost, block: list[int], missing: frozenset[int], found: list[set[int]], *, dense: bool) -> None:
-    if not missing:
-        return
-    if len(block) == 1:
-        for r in missing:
-            found[r].add(block[0])
-        return
+def _split(lost: Lost, block: list[int], found: list[set[int]], *, dense: bool) -> None:
+    """Find the carriers in ``block``, whose removal loses some gold row."""
     if dense or len(block) <= 3:
         for line in block:
-            _split(lost, [line], lost((line,)), found, dense=False)
+            for r in lost((line,)):
+                found[r].add(line)
         return
     left, right = block[: len(block) // 2], block[len(block) // 2 :]
-    lost_left, lost_right = lost(left), lost(right)
-    both = bool(lost_left) and bool(lost_right)
-    _split(lost, left, lost_left, found, dense=both)
-    _split(lost, right, lost_right, found, dense=both)
+    if not lost(left):
+        _split(lost, right, found, dense=False)
+        return
+    right_loses = bool(lost(right))
+    _split(lost, left, found, dense=right_loses)
+    if right_loses:
+        _split(lost, right, found, dense=True)
 
 
-def removal_monotone(tree: exp.Expr) -> bool:
+def group_testable(item: GoldItem | Instance, builder: InstanceBuilder, relevant: Sequence[int]) -> bool:
+    """Whether the instance's carriers may be searched by group testing (:func:`removal_monotone`,
+    with SUM allowed where it adds up non-negative terms in this instance)."""
+    tree = parse(item.sql)
+    sums = tree.find(exp.Sum) is not None and _sums_nonnegative(tree, builder, item, relevant)
+    return removal_monotone(tree, sums_nonnegative=sums)
+
+
+def removal_monotone(tree: exp.Expr, *, sums_nonnegative: bool = False) -> bool:
     """Whether a row lost when one line goes stays lost when more go, judged from the query's
-    shape (the group-testing assumption); False wherever removals could cancel or restore."""
+    shape (the group-testing assumption); False wherever removals could cancel or restore.
+    ``sums_nonnegative``: every SUM adds up non-negative terms, so it too only falls as rows go."""
+    one_way = (*_ONE_WAY, exp.Sum) if sums_nonnegative else _ONE_WAY
     for node in tree.walk():
-        if isinstance(node, exp.AggFunc) and not isinstance(node, _ONE_WAY):
+        if isinstance(node, exp.AggFunc) and not isinstance(node, one_way):
             return False
         if isinstance(node, exp.Except | exp.Window | exp.Offset):
             return False
@@ -173,6 +191,31 @@ def removal_monotone(tree: exp.Expr) -> bool:
                 return False
         if isinstance(node, exp.Select) and node is not tree and not _membership(node):
             return False  # a scalar subquery, a CTE
+    return True
+
+
+def _sums_nonnegative(
+    tree: exp.Expr, builder: InstanceBuilder, item: GoldItem | Instance, relevant: Sequence[int]
+) -> bool:
+    """Every SUM's argument is columns and non-negative numbers joined by + and *, and no column
+    it names holds a negative (or non-numeric) value in the instance's relevant rows."""
+    names = set()
+    for total in tree.find_all(exp.Sum):
+        for node in total.this.walk():
+            if not isinstance(node, _SUM_TERMS):
+                return False
+            if isinstance(node, exp.Literal) and (node.is_string or float(node.this) < 0):
+                return False
+            if isinstance(node, exp.Column):
+                names.add(node.name.lower())
+    db = builder.db
+    for i in relevant:
+        line = item.lines[i]
+        for name, value in zip(db.schema(line.table).column_names, db.rows(line.table)[line.row], strict=True):
+            if name.lower() not in names or value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float | Decimal) or value < 0:
+                return False
     return True
 
 
@@ -261,8 +304,10 @@ def _texts(item: GoldItem | Instance, builder: InstanceBuilder, relevant: list[i
 def _tie_carriers(
     item: GoldItem | Instance, row: Sequence[Any], relevant: list[int], texts: dict[int, Prepared]
 ) -> list[int]:
+    """Lines holding the row's values; for an answer over nothing (NULL, a zero count), which no
+    line holds and every line bears out, or when none holds them: answer lines, else all."""
     values = [v for v in row if v is not None]
-    if values:
+    if not degenerate_rows([row]):
         holding = [i for i in relevant if all(value_present(v, texts[i]) for v in values)]
         if holding:
             return holding

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from holobench.aggregate import Run
-from holobench.carriers import PositionItem, gold_carriers, removal_monotone, unmatched
+from holobench.carriers import PositionItem, gold_carriers, group_testable, removal_monotone, unmatched
 from holobench.cli import app
 from holobench.context import InstanceBuilder
 from holobench.errors import HoloBenchError
@@ -167,6 +167,24 @@ def test_a_tied_min_is_carried_by_both_tied_lines(builders: dict[str, InstanceBu
     assert gold_carriers(inst, builder) == [tied]
     light = PositionItem.model_validate_json(inst.model_dump_json())  # text from the sentences, not the context
     assert gold_carriers(light, builder) == [tied]
+
+
+def test_an_answer_over_nothing_is_carried_by_every_line(builders: dict[str, InstanceBuilder]) -> None:
+    builder = builders["baseball"]
+    inst = adhoc(builders, "baseball", "SELECT COUNT(*) FROM teams WHERE wins > 95", answerable=False)
+    assert inst.gold.rows == [[0]] and not naive_carriers(inst, builder)[0]
+    assert gold_carriers(inst, builder) == [relevant_lines(inst)]  # not the lines that happen to say "0"
+
+
+def test_a_sum_of_non_negative_terms_is_group_tested(builders: dict[str, InstanceBuilder]) -> None:
+    builder = builders["baseball"]
+    sql = "SELECT team_id, SUM(home_runs) FROM batting WHERE year = 2019 GROUP BY team_id"
+    inst = adhoc(builders, "baseball", sql, sampling="uniform")
+    assert group_testable(inst, builder, relevant_lines(inst)) and not removal_monotone(parse(sql))
+    check_against_naive(inst, builder)
+    signed = adhoc(builders, "baseball", "SELECT SUM(runs - runs_allowed) FROM teams WHERE year = 2019")
+    assert not group_testable(signed, builder, relevant_lines(signed))
+    check_against_naive(signed, builder)
 
 
 def test_average_is_searched_line_by_line(builders: dict[str, InstanceBuilder]) -> None:
