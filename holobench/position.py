@@ -16,6 +16,7 @@ Cost, measured on two busy cores: about 45 ms an instance on the smoke suite (1k
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
@@ -23,14 +24,18 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
+from holobench._version import __version__
 from holobench.aggregate import N_BOOT, SEED, Run, bootstrap_ci
+from holobench.cache import cache_key
 from holobench.carriers import PositionItem, gold_carriers
 from holobench.context import InstanceBuilder
+from holobench.environment import GENERATION_PACKAGES, versions
 from holobench.errors import HoloBenchError
-from holobench.jsonl import read_instances
+from holobench.jsonl import file_hash, read_instances, read_jsonl, write_jsonl
 from holobench.records import LABEL_WEIGHT, Label, RunManifest
 from holobench.sources import open_source
 from holobench.sources.base import Source
+from holobench.token_cache import cache_root
 from holobench.tokenizers import get_tokenizer
 
 __all__ = [
@@ -68,6 +73,11 @@ FRAME_COLUMNS = [
 ]
 
 
+#: Bumped whenever what a carrier is, or how carriers are found, changes: kept carriers are then
+#: found again.
+CARRIERS_VERSION = "1"
+
+
 class InstanceCarriers(BaseModel):
     """One instance's carriers (one list of line numbers per gold row) and its length in lines."""
 
@@ -80,24 +90,55 @@ def read_carriers(
     instances: Path, ids: Collection[str] | None = None, progress: Callable[[int], None] | None = None
 ) -> dict[str, InstanceCarriers]:
     """Carriers of every instance of ``instances`` (a file or a suite folder), or of ``ids`` only;
-    each source is opened once and each database gets one builder, as ``holobench verify`` does."""
+    each source is opened once and each database gets one builder, as ``holobench verify`` does.
+    Carriers found are kept on disk (:func:`cache_file`), so a second report finds them at once."""
     target = instances / "instances.jsonl" if instances.is_dir() else instances
     wanted = set(ids) if ids is not None else None
+    cache = cache_file(target)
+    known = _read_cache(cache)
+    found = {iid: known[iid] for iid in (known if wanted is None else wanted & known.keys())}
     sources: dict[str, Source] = {}
     builders: dict[tuple[str, str], InstanceBuilder] = {}
-    found: dict[str, InstanceCarriers] = {}
-    skip = None if wanted is None else (lambda iid: iid not in wanted)
-    for item in read_instances(target, skip, PositionItem):
+    for item in read_instances(
+        target, lambda iid: iid in found or (wanted is not None and iid not in wanted), PositionItem
+    ):
         key = (item.source, item.db_id)
         if key not in builders:
             if item.source not in sources:
                 sources[item.source] = _open(item.source, target)
             builders[key] = _builder(sources[item.source], item.source, item.db_id, target)
-        builder = builders[key]
-        found[item.id] = InstanceCarriers(id=item.id, lines=len(item.lines), carriers=gold_carriers(item, builder))
+        found[item.id] = InstanceCarriers(
+            id=item.id, lines=len(item.lines), carriers=gold_carriers(item, builders[key])
+        )
         if progress is not None:
             progress(len(found))
+    if cache is not None and found.keys() - known.keys():
+        with contextlib.suppress(OSError):  # a read-only or full disk only costs the next report the work
+            write_jsonl(cache, [*known.values(), *(v for k, v in found.items() if k not in known)])
     return found
+
+
+def cache_file(instances: Path) -> Path | None:
+    """Where the carriers of an instances file are kept: under ``$HOLOBENCH_CACHE_DIR`` (``off``
+    turns it off), named by the file's SHA-256, the engines' versions and :data:`CARRIERS_VERSION`."""
+    root = cache_root()
+    if root is None:
+        return None
+    try:
+        digest = file_hash(instances)
+    except OSError:
+        return None  # the reader says what is wrong with the file
+    key = cache_key(CARRIERS_VERSION, __version__, digest, versions(GENERATION_PACKAGES)["packages"])
+    return root / "position-carriers" / f"{key}.jsonl"
+
+
+def _read_cache(cache: Path | None) -> dict[str, InstanceCarriers]:
+    if cache is None or not cache.is_file():
+        return {}
+    try:
+        return {c.id: c for c in read_jsonl(cache, InstanceCarriers, record="", file="", records="carriers")}
+    except HoloBenchError:
+        return {}  # damaged: found again and rewritten
 
 
 def compute_carriers(

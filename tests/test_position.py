@@ -23,6 +23,7 @@ from holobench.lines import Line
 from holobench.position import (
     FRAME_COLUMNS,
     InstanceCarriers,
+    cache_file,
     compute_carriers,
     decile,
     manifest_instances,
@@ -317,7 +318,7 @@ def test_recall_arithmetic_on_a_small_frame() -> None:
 def test_compute_carriers_reads_a_file_and_names_a_source_it_cannot_open(smoke_file: Path, tmp_path: Path) -> None:
     ids = [item.id for item in read_instances(smoke_file, None, PositionItem)][:3]
     found = compute_carriers(smoke_file, ids)
-    assert list(found) == ids and all(all(lines for lines in rows) for rows in found.values())
+    assert set(found) == set(ids) and all(all(lines for lines in rows) for rows in found.values())
     assert read_carriers(smoke_file.parent, ids[:1])[ids[0]].carriers == found[ids[0]]
     record = json.loads(smoke_file.read_text(encoding="utf-8").splitlines()[0])
     record["source"] = "spider:/nowhere/spider"
@@ -325,6 +326,20 @@ def test_compute_carriers_reads_a_file_and_names_a_source_it_cannot_open(smoke_f
     broken.write_text(json.dumps(record) + "\n", encoding="utf-8")
     with pytest.raises(HoloBenchError, match=r"instances\.jsonl: cannot open the instances' source 'spider:/nowhere"):
         compute_carriers(broken)
+
+
+def test_carriers_found_are_kept(smoke_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = read_carriers(smoke_file)
+    cache = cache_file(smoke_file)
+    assert cache is not None and cache.is_file()
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("searched again")
+
+    monkeypatch.setattr("holobench.position.gold_carriers", refuse)
+    assert read_carriers(smoke_file) == first
+    monkeypatch.setenv("HOLOBENCH_CACHE_DIR", "off")
+    assert cache_file(smoke_file) is None
 
 
 def test_the_manifest_names_the_instances(smoke_file: Path, tmp_path: Path) -> None:
