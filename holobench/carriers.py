@@ -110,6 +110,7 @@ def gold_carriers(item: GoldItem | Instance, builder: InstanceBuilder) -> list[l
 
 
 def _search(item: GoldItem | Instance, builder: InstanceBuilder, query: Query, relevant: list[int]) -> list[set[int]]:
+    """Carriers by rerunning the query without lines; rows no single line carries stay empty."""
     gold = item.gold.rows
     found: list[set[int]] = [set() for _ in gold]
     # One time limit for the whole search: a timer per test would cost more than the test.
@@ -121,7 +122,7 @@ def _search(item: GoldItem | Instance, builder: InstanceBuilder, query: Query, r
         if lost(()):
             raise HoloBenchError(
                 f"instance {item.id}: the engines here do not reproduce its gold answer; "
-                "run 'holobench verify' on the instances file"
+                "run 'holobench suite verify' on the instances file"
             )
         if group_testable(item, builder, relevant):
             # Near misses in blocks of their own: a block of them is cleared by one test.

@@ -95,6 +95,15 @@ def test_every_smoke_instance_agrees_with_naive_leave_one_out(
         check_against_naive(item, smoke_builders[item.db_id])
 
 
+def test_a_gold_the_engines_do_not_reproduce_is_refused(
+    smoke_items: list[PositionItem], smoke_builders: dict[str, InstanceBuilder]
+) -> None:
+    item = next(x for x in smoke_items if x.gold.rows and not x.sql.startswith("SELECT COUNT(*)"))
+    tampered = item.model_copy(update={"gold": item.gold.model_copy(update={"rows": [[123456789]]})})
+    with pytest.raises(HoloBenchError, match=f"instance {item.id}: the engines here do not reproduce its gold"):
+        gold_carriers(tampered, smoke_builders[item.db_id])
+
+
 def test_a_near_miss_can_carry_a_row(builders: dict[str, InstanceBuilder], bundled: Any) -> None:
     # Airlines with no cancelled flight: a near miss on the full database (it has one), but its
     # cancelled flight is not in the context, so it answers here. Near misses are never skipped.
