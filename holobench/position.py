@@ -9,9 +9,10 @@ rows' credit (exact 1, partial 0.5, no 0): it reads "of the gold rows whose line
 much did the model recall", with a 95% bootstrap interval over queries. Instances unanswerable by
 design are left out: no line of their context carries their (empty) answer.
 
-Cost, measured on two busy cores: about 45 ms an instance on the smoke suite (1k tokens), and at
-64k tokens (180-460 relevant lines) 0.01-1.2 s for queries searched by group testing and
-0.8-2.5 s for those tested line by line.
+Cost (``benchmarks/bench_position.py``, one busy core): 0.04 s an instance on the smoke suite
+(1k tokens); on every fourth query of the paper grid 0.18 s on average, 0.08 s at 4k tokens, and
+at 64k 0.18 s where group testing applies and 1.0 s (at most 3.5 s) where lines are tested one at
+a time. Carriers found are kept on disk, so only the first report over a file pays.
 """
 
 from __future__ import annotations
