@@ -81,7 +81,7 @@ def main() -> None:
             score_match(instances, run)
         scoring = time.perf_counter() - start
         start = time.perf_counter()
-        write_report(runs, root / "report")
+        write_report(runs, root / "report", position=False)  # recall by position: bench_position.py
         reporting = time.perf_counter() - start
         start = time.perf_counter()
         subs = [pack(run, run / "scores" / "match", root / f"{run.name}.tar.gz", suite="bench") for run in runs]

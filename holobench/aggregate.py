@@ -106,12 +106,22 @@ def frame(runs: Iterable[Run]) -> pd.DataFrame:
 
 
 def bootstrap_ci(
-    scores: np.ndarray, clusters: np.ndarray, *, n_boot: int = N_BOOT, seed: int | Sequence[int] = SEED
+    scores: np.ndarray,
+    clusters: np.ndarray,
+    *,
+    n_boot: int = N_BOOT,
+    seed: int | Sequence[int] = SEED,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """95% percentile interval of the mean, resampling whole clusters (queries)."""
+    """95% percentile interval of the mean, weighted by ``weights`` when given, resampling whole
+    clusters (queries)."""
     keys, inverse = np.unique(clusters, return_inverse=True)
-    sums = np.bincount(inverse, weights=scores, minlength=len(keys))
-    counts = np.bincount(inverse, minlength=len(keys)).astype(float)
+    if weights is None:
+        sums = np.bincount(inverse, weights=scores, minlength=len(keys))
+        counts = np.bincount(inverse, minlength=len(keys)).astype(float)
+    else:
+        sums = np.bincount(inverse, weights=scores * weights, minlength=len(keys))
+        counts = np.bincount(inverse, weights=weights, minlength=len(keys))
     if len(keys) < 2:
         mean = float(sums.sum() / counts.sum())
         return mean, mean

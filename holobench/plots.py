@@ -1,5 +1,6 @@
 """The report's figures (matplotlib, PNG and SVG): score against context length per category, score
-by placement, a length x density heat map, and RAG retrieval recall against score.
+by placement, a length x density heat map, RAG retrieval recall against score, and recall by the
+position of the gold rows' lines.
 
 Every figure is drawn from the aggregate tables, so a plotted point and its error bar are the
 numbers in the CSV next to it.  Files carry no timestamps, so reruns give identical SVGs.
@@ -38,8 +39,8 @@ def _tokens(n: float) -> str:
     return f"{int(n) // 1000}k" if n >= 1000 and int(n) % 1000 == 0 else str(int(n))
 
 
-def _errors(df: pd.DataFrame) -> np.ndarray:
-    return np.vstack([(df["mean"] - df["ci_low"]).clip(lower=0), (df["ci_high"] - df["mean"]).clip(lower=0)])
+def _errors(df: pd.DataFrame, value: str = "mean") -> np.ndarray:
+    return np.vstack([(df[value] - df["ci_low"]).clip(lower=0), (df["ci_high"] - df[value]).clip(lower=0)])
 
 
 def score_vs_length(by_category_length: pd.DataFrame, out_dir: Path) -> list[Path]:
@@ -127,3 +128,30 @@ def recall_vs_score(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return _save(fig, out_dir, "recall_vs_score")
+
+
+def recall_by_position(by_decile: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Recall of gold rows by the decile of the context their lines sit in: one panel per category
+    (``all`` first), one line per model, 95% CI as error bars."""
+    if by_decile.empty:
+        return []
+    categories = sorted(by_decile["category"].unique(), key=lambda c: (c != "all", c))
+    fig, axes = plt.subplots(
+        1, len(categories), figsize=(3.2 * len(categories), 3.4), squeeze=False, layout="constrained"
+    )
+    for ax, category in zip(axes[0], categories, strict=True):
+        part = by_decile[by_decile["category"] == category]
+        for model, line in part.groupby("model", sort=True):
+            line = line.sort_values("decile")
+            yerr = _errors(line, "recall")
+            ax.errorbar(line["decile"], line["recall"], yerr=yerr, marker="o", capsize=3, label=model)
+        ax.set_title(category)
+        ax.set_xticks(range(10))
+        ax.set_xlim(-0.5, 9.5)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("decile of the context (0: start)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("recall of gold rows")
+    axes[0][0].legend(fontsize=7, loc="best")
+    fig.suptitle("Recall by where the gold rows' lines sit (95% CI over queries)")
+    return _save(fig, out_dir, "recall_by_position")

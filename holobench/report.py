@@ -6,6 +6,8 @@ Output folder layout::
     summary.json         per run: counts (scored / skipped / failed) and the overall mean with its CI
     tables/<name>.csv    one CSV per table (mean, ci_low, ci_high, n, queries, skipped, failed)
     tables/paired.csv    with two or more runs: each pair's paired difference and its interval
+    tables/position_by_decile.csv, tables/position_by_placement.csv
+                         recall of gold rows by where their lines sit, when the instances are known
     plots/<name>.png|svg the figures
 
 A folder is written under a temporary name and moved into place at the end, so a failed report
@@ -15,7 +17,7 @@ never leaves a half-written one behind.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from holobench._version import __version__
 from holobench.aggregate import N_BOOT, SEED, TABLES, Run, all_tables, frame, run_labels, table
 from holobench.errors import HoloBenchError
 from holobench.paired import all_pairs, interval_text, paired_frame
+from holobench.position import manifest_instances, position_frame, read_carriers, recall_by_decile, recall_by_placement
 from holobench.records import PairedDifference, ScoreRecord
 from holobench.scoring.run import SCORES_FILE, read_scores
 from holobench.scoring.trust import score_problems
@@ -171,8 +174,18 @@ def draw_plots(df: pd.DataFrame, out_dir: Path, tables: Mapping[str, pd.DataFram
 
 
 def write_report(
-    paths: list[Path], out: Path, *, scorer: str = "match", n_boot: int = N_BOOT, seed: int = SEED
+    paths: list[Path],
+    out: Path,
+    *,
+    scorer: str = "match",
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
+    instances: Path | None = None,
+    position: bool = True,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
+    """The report folder. ``instances`` (default: the file each run's manifest names) lets it add
+    recall by position; ``position=False`` leaves that section out, ``progress`` counts its work."""
     runs = load_runs(paths, scorer)
     df = frame(runs)
     tables = all_tables(df, n_boot=n_boot, seed=seed)
@@ -182,17 +195,101 @@ def write_report(
         for name, t in tables.items():
             t.to_csv(staging / "tables" / f"{name}.csv", index=False, float_format="%.6g")
         figures = draw_plots(df, staging / "plots", tables)
+        section, note = (
+            position_section(runs, paths, staging, instances, n_boot=n_boot, seed=seed, progress=progress)
+            if position
+            else ([], "not asked for")
+        )
         summaries = [run_summary(run, overall.loc[run.label]) for run in runs]
         summary = {
             "holobench_version": __version__,
             "scorer": scorer,
             "bootstrap": {"resamples": n_boot, "seed": seed, "unit": "query", "interval": "95% percentile"},
             "runs": summaries,
+            "position": note,
         }
         paired = _write_paired(runs, staging, summary, n_boot=n_boot, seed=seed)
         (staging / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        (staging / "report.md").write_text(_markdown(summaries, tables, figures, paired), encoding="utf-8")
+        markdown = "\n".join([_markdown(summaries, tables, figures, paired), *section])
+        (staging / "report.md").write_text(markdown, encoding="utf-8")
     return summary
+
+
+def position_section(
+    runs: list[Run],
+    paths: list[Path],
+    out_dir: Path,
+    instances: Path | None,
+    *,
+    n_boot: int,
+    seed: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[list[str], str]:
+    """Recall by where the gold rows' lines sit: two CSVs, a plot and the section's Markdown, with a
+    one-line note; without an instances file (given, or named by a run's manifest and present
+    here) only a note. A given file must work; one found from a manifest is skipped if it fails."""
+    if instances is not None and not instances.exists():
+        raise HoloBenchError(f"{instances}: no instances file here; pass the file the runs answered")
+    files = [instances if instances is not None else manifest_instances(p) for p in paths]
+    wanted: dict[Path, set[str]] = {}
+    for run, file in zip(runs, files, strict=True):
+        if file is not None:
+            wanted.setdefault(file, set()).update(r.id for r in run.records if r.status == "scored")
+    if not wanted:
+        note = "skipped: no instances file known (pass --instances; no run manifest names one that is here)"
+        return ["## Recall by position", "", f"Recall by position {note}.", ""], note
+    found = {}
+    try:
+        for file, ids in wanted.items():
+            found.update(read_carriers(file, ids, progress))
+    except HoloBenchError as exc:
+        if instances is not None:
+            raise
+        note = f"skipped: {exc}"
+        return ["## Recall by position", "", f"Recall by position {note}.", ""], note
+    df = position_frame(runs, found)
+    by_decile = recall_by_decile(df, n_boot=n_boot, seed=seed)
+    by_placement = recall_by_placement(df, n_boot=n_boot, seed=seed)
+    by_decile.to_csv(out_dir / "tables" / "position_by_decile.csv", index=False, float_format="%.6g")
+    by_placement.to_csv(out_dir / "tables" / "position_by_placement.csv", index=False, float_format="%.6g")
+    figures = plots.recall_by_position(by_decile, out_dir / "plots")
+    left_out = sum(file is None for file in files)
+    note = f"{len(found)} instances of {', '.join(str(f) for f in wanted)}" + (
+        f"; {left_out} runs without an instances file left out" if left_out else ""
+    )
+    return _position_markdown(by_decile, by_placement, figures, note), note
+
+
+def _position_markdown(
+    by_decile: pd.DataFrame, by_placement: pd.DataFrame, figures: list[Path], note: str
+) -> list[str]:
+    """Both tables pooled over categories (model x decile, model x placement); CSVs have the rest."""
+
+    def pivot(df: pd.DataFrame, column: str) -> pd.DataFrame:
+        pooled = df[df["category"] == "all"]
+        return pooled.pivot_table(index="model", columns=column, values="recall").reset_index()
+
+    lines = [
+        "## Recall by position",
+        "",
+        "Each judged gold row is traced to the relevant lines that carry it (removing one loses the row "
+        "from the gold answer); recall is the mean credit (exact 1, partial 0.5) of the gold rows whose "
+        "lines sit in each tenth of the context (0: the start), each row counted once, split among its "
+        f"lines. Instances unanswerable by design are left out. From {note}.",
+        "",
+        "By decile of the context (all categories):",
+        "",
+        markdown_table(pivot(by_decile, "decile")) if not by_decile.empty else "(no gold rows traced)",
+        "",
+        "By placement, per gold row (all categories):",
+        "",
+        markdown_table(pivot(by_placement, "placement")) if not by_placement.empty else "(no gold rows traced)",
+        "",
+        "CSV with intervals and per category: `tables/position_by_decile.csv`, `tables/position_by_placement.csv`",
+        "",
+    ]
+    lines += [f"![{p.stem}](plots/{p.name})" for p in figures if p.suffix == ".png"]
+    return [*lines, ""]
 
 
 def _markdown(

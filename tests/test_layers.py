@@ -52,7 +52,15 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("scoring", ("holobench.scoring",)),
     (
         "reports",
-        ("holobench.aggregate", "holobench.paired", "holobench.report", "holobench.submit", "holobench.leaderboard"),
+        (
+            "holobench.aggregate",
+            "holobench.paired",
+            "holobench.carriers",
+            "holobench.position",
+            "holobench.report",
+            "holobench.submit",
+            "holobench.leaderboard",
+        ),
     ),
     ("front", ("holobench.cli", "holobench.testing", "holobench")),
 )

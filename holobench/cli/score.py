@@ -26,6 +26,7 @@ from holobench.cli.common import (
     in_range,
     out,
     print_summary,
+    progress_bar,
 )
 from holobench.errors import HoloBenchError
 from holobench.scoring.registry import scorer_help
@@ -116,13 +117,29 @@ def report_cmd(
     scorer: Annotated[str, typer.Option(help="which scores to read from run folders")] = "match",
     resamples: Annotated[int, typer.Option(help="bootstrap resamples")] = 2000,
     seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    instances: Annotated[
+        Path | None,
+        typer.Option(help="instances file, for recall by position (default: the one each run's manifest names)"),
+    ] = None,
+    position: Annotated[bool, typer.Option(help="recall by where the gold rows' lines sit in the context")] = True,
 ) -> None:
     """Markdown and CSV tables with 95% bootstrap intervals, and plots (PNG and SVG)."""
     in_range("--resamples", resamples, 1)
     check_output_dir(output, "report")
     from holobench.report import write_report
 
-    summary = write_report(runs, output, scorer=scorer, n_boot=resamples, seed=seed)
+    with progress_bar() as bar:
+        task = bar.add_task("tracing gold rows", total=None)
+        summary = write_report(
+            runs,
+            output,
+            scorer=scorer,
+            n_boot=resamples,
+            seed=seed,
+            instances=instances,
+            position=position,
+            progress=lambda done: bar.update(task, completed=done),
+        )
     table = Table("run", "instances", "scored", "skipped", "failed", "truncated", "score [95% CI]")
     for r in summary["runs"]:
         ci = "n/a" if r["mean"] is None else f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
@@ -132,6 +149,8 @@ def report_cmd(
     _print_pivot(output / "tables" / "category.csv", "category", "score by category")
     _print_pivot(output / "tables" / "answerability.csv", "answerable", "answerable / unanswerable instances")
     _print_paired(summary)
+    if position:
+        err.print(f"recall by position: {summary['position']}", markup=False)
     out.print(f"report: {output / 'report.md'}", markup=False)
 
 
