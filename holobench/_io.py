@@ -22,6 +22,7 @@ OUTPUT_NAMES = {
     "report": "report folder",
     "site": "leaderboard site",
     "submission": "submission folder",
+    "viewer": "viewer site",
 }
 OUTPUT_KINDS: dict[str, Callable[[Path], bool]] = {
     "suite": lambda d: (d / "instances.jsonl").is_file(),
@@ -30,6 +31,7 @@ OUTPUT_KINDS: dict[str, Callable[[Path], bool]] = {
     "report": lambda d: (d / "report.md").is_file(),
     "site": lambda d: (d / "leaderboard.json").is_file(),
     "submission": lambda d: (d / "manifest.json").is_file() and (d / "scores.jsonl").is_file(),
+    "viewer": lambda d: (d / "viewer.json").is_file(),
 }
 
 

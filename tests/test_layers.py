@@ -58,6 +58,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "holobench.carriers",
             "holobench.position",
             "holobench.report",
+            "holobench.viewer",
             "holobench.submit",
             "holobench.leaderboard",
         ),

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from holobench.cli import data, generate, run, score, submit
+from holobench.cli import data, generate, run, score, submit, view
 from holobench.cli.common import err, out
 from holobench.errors import HoloBenchError, field_problem
 
@@ -31,6 +31,7 @@ def _assemble() -> typer.Typer:
     root.command("score")(score.score)
     root.command("agreement")(score.agreement_cmd)
     root.command("report")(score.report_cmd)
+    root.command("view")(view.view_cmd)
     root.command("versions")(data.versions_cmd)
     root.add_typer(data.db_app, name="db")
     root.add_typer(data.verbalize_app, name="verbalize")
