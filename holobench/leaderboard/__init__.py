@@ -26,10 +26,12 @@ from holobench.aggregate import N_BOOT, TABLES, Run, frame, table
 from holobench.environment import describe, suite_versions, version_differences
 from holobench.errors import HoloBenchError
 from holobench.paired import AllPairs, all_pairs, interval_text
-from holobench.records import Category, ScoreRecord
+from holobench.records import Category, RunManifest, ScoreRecord
 from holobench.report import draw_plots
 from holobench.submit import Submission, validate
 from holobench.verify import verify_gold as verify_gold_file
+from holobench.viewer import write_site
+from holobench.viewer.data import loaded
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CATEGORIES = [c.value for c in Category]
@@ -84,6 +86,10 @@ class Entry:
     #: the paired difference from the entry ranked right above: separable or not (None: no such pair)
     separable_above: bool | None = None
     above_note: str = ""
+    #: the submission this entry shows (its index in the build's input), for its viewer pages
+    source: int = 0
+    #: the entry's answers in the site's run viewer, when the build had the instances
+    viewer: str = ""
 
 
 @dataclass(frozen=True)
@@ -211,6 +217,8 @@ def _ranked(subs: list[Submission]) -> list[tuple[Entry, pd.DataFrame]]:
     """Entries best first (no score last, ties by label), each with its rank and its score frame."""
     taken: set[str] = set()
     built = [_entry(s, taken) for s in subs]
+    for index, (entry, _) in enumerate(built):
+        entry.source = index
     ranked = sorted(
         built,
         key=lambda e: (
@@ -250,6 +258,7 @@ def _summary(suite: str, gold_note: str, ranked: list[tuple[Entry, pd.DataFrame]
                 "score": None if pd.isna(e.score_value) else round(e.score_value, 6),
                 "ci": e.ci,
                 "page": f"entries/{e.slug}.html",
+                "viewer": e.viewer or None,
                 "flags": list(e.flags),
                 "separable_from_above": e.separable_above,
             }
@@ -301,6 +310,21 @@ def _matrix(ranked: list[tuple[Entry, pd.DataFrame]], found: AllPairs) -> list[t
     return rows
 
 
+def _write_viewer(
+    folder: Path, ranked: list[tuple[Entry, pd.DataFrame]], subs: list[Submission], instances: Path
+) -> None:
+    """Every entry's answers, instance by instance, in one run viewer (entries in rank order, so
+    any two can be compared); each entry links to its own view of it."""
+    runs = []
+    for entry, _ in ranked:
+        sub = subs[entry.source]
+        manifest = RunManifest(instances_sha256=sub.manifest.instances_sha256)
+        runs.append(loaded(entry.label, sub.source.name, sub.predictions, entry.scores, manifest, sub.manifest.scorer))
+        entry.viewer = f"viewer/index.html?run={entry.rank - 1}"
+    folder.mkdir()
+    write_site(runs, instances, folder, title=f"HoloBench leaderboard: {subs[0].manifest.suite} answers")
+
+
 def build(paths: list[Path], out: Path, *, instances: Path | None = None, verify_gold: bool = True) -> dict[str, Any]:
     """Validate every submission, then render the site; one bad submission stops the build.
 
@@ -324,6 +348,8 @@ def build(paths: list[Path], out: Path, *, instances: Path | None = None, verify
         (staging / "entries").mkdir()
         every = pd.concat([df for _, df in ranked], ignore_index=True)
         overall_plots = [f"plots/{p.name}" for p in draw_plots(every, staging / "plots") if p.suffix == ".png"]
+        if instances is not None:
+            _write_viewer(staging / "viewer", ranked, subs, instances)
         _write_entry_pages(env, staging, ranked)
         index = env.get_template("index.html.j2").render(
             entries=[e for e, _ in ranked],

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,35 +19,11 @@ from holobench.paired import pair_seed, paired_difference
 from holobench.scoring.score import score_match
 from holobench.submit import pack, validate
 
+from ..conftest import ARTIFACTS, browse
 from ..scoring_helpers import write_run
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 #: A display label as long as real ones get (model, quantisation, prompt), to test the page's width.
 LONG_LABEL = "middle twin: a long display label that names the model, its quantisation and its prompt in full"
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-def _find_browser() -> str | None:
-    return next((path for name in BROWSERS if (path := shutil.which(name))), None)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's chromium; installed with apt-get when missing and this user may, else skipped."""
-    found = _find_browser()
-    if found is None and shutil.which("apt-get") and os.geteuid() == 0:
-        try:
-            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-            subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True, timeout=600, env=env)
-            subprocess.run(
-                ["apt-get", "install", "-y", "-qq", "chromium"], check=True, capture_output=True, timeout=900, env=env
-            )
-        except (subprocess.SubprocessError, OSError) as exc:
-            pytest.skip(f"chromium is not installed and apt-get could not install it ({type(exc).__name__})")
-        found = _find_browser()
-    if found is None:
-        pytest.skip("chromium is not installed (apt-get install chromium) and cannot be installed here")
-    return found
 
 
 def _headless(browser: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -213,3 +189,25 @@ def test_build_command_marks_entries_within_noise(tmp_path: Path, submissions: l
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "≈ 3" in result.output and f"≈ {NOT_SEPARABLE}" in result.output
+
+
+def test_each_entry_links_to_its_answers_in_the_viewer(site: Path, chromium: str) -> None:
+    """The site carries a run viewer of every entry (rank order); a row's "answers" link opens it
+    with that entry as the run the filters apply to."""
+    board = json.loads((site / "leaderboard.json").read_text(encoding="utf-8"))
+    text = (site / "viewer" / "data" / "index.js").read_text(encoding="utf-8")
+    runs = json.loads(text[text.index("=") + 1 :].rstrip().rstrip(";"))["runs"]
+    assert [r["label"] for r in runs] == [e["label"] for e in board["entries"]]
+    for e in board["entries"]:
+        assert e["viewer"] == f"viewer/index.html?run={e['rank'] - 1}"
+    html = (site / "entries" / f"{board['entries'][1]['page'].split('/')[1]}").read_text(encoding="utf-8")
+    assert "../viewer/index.html?run=1" in html
+
+    async def steps(page: Any) -> None:
+        await page.goto((site / "index.html").as_uri())
+        await page.click("#ranking tbody tr:nth-child(2) a.answers")
+        await page.wait_for_selector("body[data-ready='1']")
+        assert await page.eval_on_selector("#f-run", "s => s.value") == "1"
+        assert board["entries"][1]["label"] in await page.inner_text("#runs-line")
+
+    browse(chromium, steps)
