@@ -113,7 +113,11 @@ bench: $(BASE_STAMP)
 	$(BIN)/holobench submit pack $(FLOOR_RUN) --suite $(SUITE) -o $(RESULTS)/submissions/$(SUITE)/no-answer.tar.gz
 	$(BIN)/holobench leaderboard build $(RESULTS)/submissions/$(SUITE)/*.tar.gz --instances $(INSTANCES) \
 		-o $(RESULTS)/leaderboard/$(SUITE)
+	$(BIN)/holobench view $(MODEL_RUN) $(FLOOR_RUN) --instances $(INSTANCES) -o $(RESULTS)/view/$(SUITE) \
+		--title "HoloBench $(SUITE): $(RUN_NAME)"
 	@echo
+	@echo "Read the answers instance by instance (gold rows, labels, where the relevant lines sit):"
+	@echo "  open $(RESULTS)/view/$(SUITE)/index.html   (or: $(BIN)/holobench view ... --serve)"
 	@echo "How to read this: the no-answer baseline always replies 'No answer', so it scores exactly the share"
 	@echo "of instances that are unanswerable by design; a model is measured by how far it rises above that"
 	@echo "line on answerable instances (answer acc.) while still abstaining where the answer was withheld."
