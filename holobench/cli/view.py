@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from holobench._io import check_output_dir
-from holobench.cli.common import in_range, out, progress_bar
+from holobench.cli.common import err, in_range, out, progress_bar
 
 
 def view_cmd(
@@ -41,6 +41,8 @@ def view_cmd(
             title=title,
             progress=lambda done: bar.update(task, completed=done),
         )
+    for note in manifest.notes:
+        err.print(f"warning: {note}", markup=False)
     out.print(f"viewer: {manifest.samples} instances, {len(manifest.runs)} runs", markup=False)
     out.print(f"open {(output / 'index.html').resolve().as_uri()}", markup=False)
     if serve:

@@ -21,10 +21,10 @@ from typing import Any
 import jinja2
 from pydantic import BaseModel
 
-from holobench._io import atomic_write_text, staged_dir
+from holobench._io import atomic_write_text, naming, staged_dir
 from holobench._version import __version__
 from holobench.errors import HoloBenchError
-from holobench.jsonl import file_hash, read_instances
+from holobench.jsonl import file_hash, leading_id, read_instances
 from holobench.position import compute_carriers, decile, relative_position
 from holobench.records import LABEL_WEIGHT, Instance
 from holobench.viewer.data import LoadedRun, Sample, instance_view, instances_file, label_runs, load_run, sample
@@ -43,6 +43,7 @@ class ViewerManifest(BaseModel):
     instances_sha256: str
     runs: list[dict[str, Any]]
     samples: int
+    notes: list[str] = []
 
 
 _MARKUP = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
@@ -76,9 +77,45 @@ def _positions(
     return out
 
 
-def _write_instances(path: Path, runs: Sequence[LoadedRun], staging: Path, progress: Progress) -> list[Sample]:
+def _line_id(line: str) -> object:
+    """The record's id: read from the line's start when holobench wrote it, else parsed."""
+    found = leading_id(line)
+    if found is None and line.strip():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return None  # reading the instances later names the broken line
+        return record.get("id") if isinstance(record, dict) else None
+    return found
+
+
+def _check_ids(path: Path, ids: set[str]) -> None:
+    """Every instance a run answered is in the file, checked before any work (ids lead each line)."""
+    with naming(path), path.open(encoding="utf-8", errors="replace") as fh:
+        missing = ids - {_line_id(line) for line in fh}
+    if missing:
+        raise HoloBenchError(
+            f"{path}: has no instance {sorted(missing)[0]} that a run answered ({len(missing)} missing); "
+            "pass the instances file the runs were made on"
+        )
+
+
+def _carriers(path: Path, ids: set[str], notes: list[str]) -> dict[str, list[list[int]]]:
+    """The lines that carry each gold row; when the instances' source cannot be opened here (a hub
+    dataset, a moved Spider folder) the viewer is still written, without those marks, and says so."""
+    try:
+        return compute_carriers(path, ids)
+    except HoloBenchError as exc:
+        notes.append(f"the lines that carry each gold row are not marked: {exc}")
+        return {}
+
+
+def _write_instances(
+    path: Path, runs: Sequence[LoadedRun], staging: Path, progress: Progress, notes: list[str]
+) -> list[Sample]:
     ids = set().union(*(r.predictions.keys() | r.scores.keys() for r in runs))
-    carriers = compute_carriers(path, ids)
+    _check_ids(path, ids)
+    carriers = _carriers(path, ids, notes)
     folder = staging / "data" / "i"
     folder.mkdir(parents=True)
     samples: list[Sample] = []
@@ -90,12 +127,6 @@ def _write_instances(path: Path, runs: Sequence[LoadedRun], staging: Path, progr
         samples.append(row)
         if progress is not None:
             progress(len(samples))
-    missing = ids - {s.id for s in samples}
-    if missing:
-        raise HoloBenchError(
-            f"{path}: has no instance {sorted(missing)[0]} that a run answered ({len(missing)} missing); "
-            "pass the instances file the runs were made on"
-        )
     return samples
 
 
@@ -114,9 +145,10 @@ def write_site(
 ) -> ViewerManifest:
     """Write the viewer of ``runs`` (already loaded and labelled) into the empty ``folder``; the
     leaderboard calls this for its entries inside its own staging folder."""
-    samples = _write_instances(instances, runs, folder, progress)
+    notes: list[str] = []
+    samples = _write_instances(instances, runs, folder, progress, notes)
     infos = [r.info.model_dump(mode="json") for r in runs]
-    index = {"title": title, "runs": infos, "samples": [s.model_dump(mode="json") for s in samples]}
+    index = {"title": title, "runs": infos, "notes": notes, "samples": [s.model_dump(mode="json") for s in samples]}
     atomic_write_text(folder / "data" / "index.js", _js("HOLO_INDEX", index))
     _render(folder, title)
     manifest = ViewerManifest(
@@ -125,6 +157,7 @@ def write_site(
         instances_sha256=file_hash(instances),
         runs=infos,
         samples=len(samples),
+        notes=notes,
     )
     atomic_write_text(folder / MANIFEST, manifest.model_dump_json(indent=2) + "\n")
     return manifest

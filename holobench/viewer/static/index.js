@@ -23,6 +23,7 @@
   }
 
   function setup() {
+    if ((data.notes || []).length) { $("notes").hidden = false; $("notes").textContent = data.notes.join(" "); }
     $("runs-line").textContent = runs.map((r, i) => `${i + 1}. ${r.label} (${r.backend}/${r.model}, ${r.prompt}` +
       (r.mean === null ? ", unscored)" : `, mean ${Holo.fmt(r.mean)} over ${r.scored})`)).join("   ");
     for (const key of FACETS) {
