@@ -34,7 +34,7 @@ from holobench.errors import HoloBenchError
 from holobench.fewshot import STOP as FEWSHOT_STOP
 from holobench.fewshot import demonstrations
 from holobench.journal import Journal
-from holobench.jsonl import file_hash, leading_id, read_instances, write_jsonl
+from holobench.jsonl import file_hash, leading_id, read_instances
 from holobench.prompts import AUTO, PROMPTS, prompt_version, render_prompt, split_reasoning
 from holobench.records import Instance, Prediction, PromptItem, RunItem, RunManifest
 from holobench.tokenizers import get_tokenizer
@@ -419,40 +419,3 @@ def dry_run(instances: Path, config: RunConfig) -> dict[str, Any]:
         "input_cost_usd": round(price.cost(prompt_tokens, 0), 4) if price else None,
         "max_output_cost_usd": round(price.cost(0, max_output), 4) if price else None,
     }
-
-
-def merge_runs(run_dirs: list[Path], out_dir: Path) -> dict[str, Any]:
-    """Join shard folders of one run: same instances, backend, prompt and sampling."""
-    if not run_dirs:
-        raise HoloBenchError("merge needs at least one run folder")
-    manifests: list[RunManifest] = []
-    for d in run_dirs:
-        path = d / "manifest.json"
-        try:
-            manifests.append(RunManifest.model_validate_json(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
-            raise HoloBenchError(f"{path}: missing or unreadable manifest; is {d} a run folder?") from exc
-    first = manifests[0]
-    for d, m in zip(run_dirs[1:], manifests[1:], strict=True):
-        key = m.differs(first, ("instances_sha256", "backend", "prompt", "sampling"))
-        if key is not None:
-            raise HoloBenchError(f"{d}: its {key} differs from {run_dirs[0]}'s; only shards of one run merge")
-    merged: dict[str, Prediction] = {}
-    origin: dict[str, Path] = {}
-    for d in run_dirs:
-        for pid, prediction in Journal(d / "predictions.jsonl").load(repair=False).items():
-            held = merged.get(pid)
-            if held is not None and held.status == "ok" and prediction.status == "ok":
-                if held.response != prediction.response:  # silently keeping one would pick a score
-                    raise HoloBenchError(
-                        f"{d / 'predictions.jsonl'}: instance {pid} is answered differently in {origin[pid]}; "
-                        "merge only disjoint shards (or a retry of failures), or remove one of the two"
-                    )
-                continue
-            if held is None or held.status != "ok":
-                merged[pid], origin[pid] = prediction, d
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out_dir / "predictions.jsonl", (merged[pid] for pid in sorted(merged)))
-    manifest = {**first.model_dump(exclude_unset=True), "shard": None, "merged_from": [str(d) for d in run_dirs]}
-    atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return {"predictions": len(merged), "runs": len(run_dirs)}

@@ -48,7 +48,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("suite", ("holobench.suite_file", "holobench.suite", "holobench.verify")),
-    ("runner", ("holobench.runner",)),
+    ("runner", ("holobench.runner", "holobench.merge")),
     ("scoring", ("holobench.scoring",)),
     (
         "reports",

@@ -181,7 +181,7 @@ def merge(
     output: Annotated[Path, typer.Option("--out", "-o", help="merged run folder")],
 ) -> None:
     """Join the shard folders of one run into one journal."""
-    from holobench.runner import merge_runs
+    from holobench.merge import merge_runs
 
     check_output_dir(output, "run")
     report = merge_runs(runs, output)
