@@ -88,11 +88,16 @@ class InstanceCarriers(BaseModel):
 
 
 def read_carriers(
-    instances: Path, ids: Collection[str] | None = None, progress: Callable[[int], None] | None = None
+    instances: Path,
+    ids: Collection[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+    untraced: dict[str, str] | None = None,
 ) -> dict[str, InstanceCarriers]:
     """Carriers of every instance of ``instances`` (a file or a suite folder), or of ``ids`` only;
     each source is opened once and each database gets one builder, as ``holobench verify`` does.
-    Carriers found are kept on disk (:func:`cache_file`), so a second report finds them at once."""
+    Carriers found are kept on disk (:func:`cache_file`), so a second report finds them at once.
+    With ``untraced``, an instance that cannot be traced (a search past its time limit, a gold the
+    engines here do not reproduce) is recorded there by id, and the others are still traced."""
     target = instances / "instances.jsonl" if instances.is_dir() else instances
     wanted = set(ids) if ids is not None else None
     cache = cache_file(target)
@@ -108,9 +113,14 @@ def read_carriers(
             if item.source not in sources:
                 sources[item.source] = _open(item.source, target)
             builders[key] = _builder(sources[item.source], item.source, item.db_id, target)
-        found[item.id] = InstanceCarriers(
-            id=item.id, lines=len(item.lines), carriers=gold_carriers(item, builders[key])
-        )
+        try:
+            carriers = gold_carriers(item, builders[key])
+        except HoloBenchError as exc:
+            if untraced is None:
+                raise
+            untraced[item.id] = str(exc)
+            continue
+        found[item.id] = InstanceCarriers(id=item.id, lines=len(item.lines), carriers=carriers)
         if progress is not None:
             progress(len(found))
     if cache is not None and found.keys() - known.keys():
@@ -143,10 +153,14 @@ def _read_cache(cache: Path | None) -> dict[str, InstanceCarriers]:
 
 
 def compute_carriers(
-    instances: Path, ids: Collection[str] | None = None, progress: Callable[[int], None] | None = None
+    instances: Path,
+    ids: Collection[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+    untraced: dict[str, str] | None = None,
 ) -> dict[str, list[list[int]]]:
     """{instance id: carriers of each gold row}, as :func:`read_carriers` finds them."""
-    return {iid: found.carriers for iid, found in read_carriers(instances, ids, progress).items()}
+    found = read_carriers(instances, ids, progress, untraced)
+    return {iid: item.carriers for iid, item in found.items()}
 
 
 def _open(spec: str, where: Path) -> Source:

@@ -239,9 +239,10 @@ def position_section(
         note = "skipped: no instances file known (pass --instances; no run manifest names one that is here)"
         return ["## Recall by position", "", f"Recall by position {note}.", ""], note
     found = {}
+    untraced: dict[str, str] = {}  # one instance that cannot be traced does not cost the others
     try:
         for file, ids in wanted.items():
-            found.update(read_carriers(file, ids, progress))
+            found.update(read_carriers(file, ids, progress, untraced))
     except HoloBenchError as exc:
         if instances is not None:
             raise
@@ -257,6 +258,9 @@ def position_section(
     note = f"{len(found)} instances of {', '.join(str(f) for f in wanted)}" + (
         f"; {left_out} runs without an instances file left out" if left_out else ""
     )
+    if untraced:
+        first = min(untraced)
+        note += f"; {len(untraced)} instances could not be traced and are left out (e.g. {first}: {untraced[first]})"
     return _position_markdown(by_decile, by_placement, figures, note), note
 
 

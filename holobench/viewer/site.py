@@ -67,7 +67,8 @@ def _positions(
     for run in runs:
         record = run.scores.get(instance.id)
         found: dict[int, list[float]] = {}
-        if record is not None and record.status == "scored":
+        # unanswerable by design: no line carries the (empty) answer, as in the report's tables
+        if record is not None and record.status == "scored" and instance.answerable is not False:
             for label, lines in zip(record.labels, carriers, strict=False):
                 for line in lines:
                     cell = found.setdefault(decile(relative_position(line, n)), [0.0, 0.0])
@@ -103,11 +104,19 @@ def _check_ids(path: Path, ids: set[str]) -> None:
 def _carriers(path: Path, ids: set[str], notes: list[str]) -> dict[str, list[list[int]]]:
     """The lines that carry each gold row; when the instances' source cannot be opened here (a hub
     dataset, a moved Spider folder) the viewer is still written, without those marks, and says so."""
+    untraced: dict[str, str] = {}
     try:
-        return compute_carriers(path, ids)
+        found = compute_carriers(path, ids, untraced=untraced)
     except HoloBenchError as exc:
         notes.append(f"the lines that carry each gold row are not marked: {exc}")
         return {}
+    if untraced:
+        first = min(untraced)
+        notes.append(
+            f"{len(untraced)} instances could not be traced, so their lines carry no marks "
+            f"(for example {first}: {untraced[first]})"
+        )
+    return found
 
 
 def _write_instances(

@@ -327,7 +327,7 @@ def test_position_table_matches_a_direct_computation(chromium: str, site: Path, 
                     continue
                 placements.setdefault(s["placement"], [0.0, 0.0])  # the page lists the filter's placements
                 record = by_id[s["id"]]
-                if record.status != "scored":
+                if record.status != "scored" or s["answerable"] is False:  # no line carries an empty answer
                     continue
                 view = _data(site / "data" / "i" / f"{s['file']}.js")
                 n = len(view["lines"])
@@ -351,5 +351,25 @@ def test_position_table_matches_a_direct_computation(chromium: str, site: Path, 
         assert await shown(page) == expected(None)
         await page.select_option("#f-category", "Aggregation")
         assert await shown(page) == expected("Aggregation")
+
+    browse(chromium, steps)
+
+
+def test_an_unanswerable_instance_and_odd_addresses(chromium: str, site: Path) -> None:
+    """A withheld answer reads "no (by design)"; a line or run number out of range still shows the
+    context, with the first run's marks; a line named in the address is opened and outlined."""
+    index = _data(site / "data" / "index.js")
+    sample = next(s for s in index["samples"] if s["answerable"] is False)
+    url = (site / "instance.html").as_uri() + f"?id={sample['file']}"
+
+    async def steps(page: Any) -> None:
+        await _open(page, url + "&line=999999&run=-1")
+        facts = await page.eval_on_selector_all("#facts dt, #facts dd", "els => els.map(e => e.textContent)")
+        assert facts[facts.index("answerable") + 1] == "no (by design)"
+        assert await page.locator("#context li[data-line]").count() > 0
+        assert await page.eval_on_selector("#mark-run", "s => s.value") == "0"
+        await _open(page, url + "#L3")
+        assert (await page.get_attribute("#L3", "class") or "").endswith("flash")
+        assert "line=3" in page.url
 
     browse(chromium, steps)

@@ -64,3 +64,26 @@ def test_disk_full_while_viewing_keeps_the_older_viewer(tmp_path: Path, work: Wo
     _one_error_line(proc, "v")
     assert (tmp_path / "v" / "data" / "index.js").read_text(encoding="utf-8") == before
     assert leftovers(tmp_path) == []
+
+
+def test_an_instance_that_cannot_be_traced_costs_only_its_own_marks(holo: Holo, tmp_path: Path, work: Work) -> None:
+    """A gold the engines here do not reproduce (an edited file) is not traced; the rest are."""
+    records = [json.loads(line) for line in work.instances.read_text(encoding="utf-8").splitlines()]
+    edited = next(r for r in records if r["gold"]["rows"] and r["answerable"] is not False)
+    edited["gold"]["rows"][0] = ["tampered" for _ in edited["gold"]["rows"][0]]
+    instances = tmp_path / "instances.jsonl"
+    instances.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records), encoding="utf-8")
+    run = copy_run(work, tmp_path)
+    (run / "manifest.json").unlink()
+    result = holo("view", run, "--instances", instances, "-o", "v")
+    assert result.code == 0, result.err
+    assert "warning: 1 instances could not be traced" in result.err and edited["id"] in result.err
+    marked = 0
+    for path in (tmp_path / "v" / "data" / "i").iterdir():
+        text = path.read_text(encoding="utf-8")
+        view = json.loads(text[text.index("=") + 1 :].rstrip().rstrip(";"))
+        if view["id"] == edited["id"]:
+            assert all(c == [] for c in view["carriers"])
+        else:
+            marked += any(view["carriers"])
+    assert marked > 20

@@ -5,7 +5,7 @@ const Holo = {
   el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
+      if (value === null || value === undefined || (value === false && key !== "text")) continue;
       if (key === "class") node.className = value;
       else if (key === "text") node.textContent = String(value);
       else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);

@@ -23,7 +23,10 @@
   }
 
   function setup() {
-    if ((data.notes || []).length) { $("notes").hidden = false; $("notes").textContent = data.notes.join(" "); }
+    if ((data.notes || []).length) {
+      $("notes").hidden = false; $("notes").textContent = data.notes.join(" ");
+      $("position").append(Holo.el("p", { class: "error", text: data.notes.join(" ") }));
+    }
     $("runs-line").textContent = runs.map((r, i) => `${i + 1}. ${r.label} (${r.backend}/${r.model}, ${r.prompt}` +
       (r.mean === null ? ", unscored)" : `, mean ${Holo.fmt(r.mean)} over ${r.scored})`)).join("   ");
     for (const key of FACETS) {
@@ -40,6 +43,7 @@
     const statuses = new Set();
     for (const s of samples) for (const c of s.runs) statuses.add(c ? c.status : "missing");
     fillSelect($("f-status"), [...statuses].sort(), "any");
+    for (const o of $("f-status").options) if (o.value === "missing") o.textContent = "not in run";
     if (runs.length > 1) { $("compare").hidden = false; $("c-b").value = "1"; }
     const params = Holo.params();
     for (const key of FACETS) if (params.has(key)) $("f-" + key).value = params.get(key);
@@ -94,6 +98,7 @@
   function sortKey(s) {
     const m = /^score(\d+)$/.exec(state.sort);
     if (m) { const v = scoreOf(s.runs[Number(m[1])]); return v === null ? -1 : v; }
+    if (state.sort === "level") return s.setting + ":" + s.level.toFixed(6).padStart(16, "0");  // amounts apart from densities
     return s[state.sort];
   }
 
@@ -117,7 +122,7 @@
       if (state.sort === key) th.setAttribute("aria-sort", state.dir === "asc" ? "ascending" : "descending");
       th.addEventListener("click", () => {
         state.dir = state.sort === key && state.dir === "asc" ? "desc" : key.startsWith("score") && state.sort !== key ? "desc" : "asc";
-        state.sort = key; update();
+        state.sort = key; state.page = 0; update();
       });
       tr.append(th);
     }
@@ -135,7 +140,8 @@
   }
 
   function row(s) {
-    const link = Holo.el("a", { href: "instance.html?id=" + encodeURIComponent(s.file), text: s.id });
+    const focus = $("f-run").value || "0";
+    const link = Holo.el("a", { href: "instance.html?id=" + encodeURIComponent(s.file) + (focus !== "0" ? "&run=" + focus : ""), text: s.id });
     const tr = Holo.el("tr", { "data-id": s.id },
       Holo.el("td", {}, link), Holo.el("td", { text: s.db }), Holo.el("td", { text: s.categories.join(", ") }),
       Holo.el("td", { class: "num", text: s.length }), Holo.el("td", { text: `${s.setting} ${Holo.fmt(s.level)}` }),
@@ -154,7 +160,8 @@
     });
     const p = $("summary");
     p.dataset.count = rows.length;
-    p.textContent = `${rows.length} of ${samples.length} instances. ` + parts.join("; ");
+    const same = $("c-rel").value && $("c-a").value === $("c-b").value ? " (the comparison needs two different runs)" : "";
+    p.textContent = `${rows.length} of ${samples.length} instances${same}. ` + parts.join("; ");
   }
 
   function pager(total) {
@@ -163,11 +170,15 @@
     const nav = $("pager");
     nav.replaceChildren();
     if (pages === 1) return;
-    nav.append(Holo.el("button", { type: "button", text: "\u2190", disabled: state.page === 0,
-      onclick: () => { state.page--; update(); } }));
-    nav.append(Holo.el("span", { text: `page ${state.page + 1} of ${pages}` }));
-    nav.append(Holo.el("button", { type: "button", text: "\u2192", disabled: state.page >= pages - 1,
-      onclick: () => { state.page++; update(); } }));
+    const go = (p) => { state.page = Math.max(0, Math.min(p, pages - 1)); update(); $("samples").scrollIntoView(); };
+    nav.append(Holo.el("button", { type: "button", text: "\u21e4", title: "first page", disabled: state.page === 0, onclick: () => go(0) }));
+    nav.append(Holo.el("button", { type: "button", text: "\u2190", title: "previous page", disabled: state.page === 0, onclick: () => go(state.page - 1) }));
+    nav.append(Holo.el("span", { text: "page " }));
+    nav.append(Holo.el("input", { type: "number", min: 1, max: pages, value: state.page + 1, "aria-label": "page",
+      onchange: (ev) => go(Number(ev.target.value) - 1) }));
+    nav.append(Holo.el("span", { text: ` of ${pages}` }));
+    nav.append(Holo.el("button", { type: "button", text: "\u2192", title: "next page", disabled: state.page >= pages - 1, onclick: () => go(state.page + 1) }));
+    nav.append(Holo.el("button", { type: "button", text: "\u21e5", title: "last page", disabled: state.page >= pages - 1, onclick: () => go(pages - 1) }));
   }
 
   // Recall of gold rows by where their carrier lines sit (decile), and by placement, per run.

@@ -7,6 +7,7 @@
   const file = Holo.params().get("id") || "";
   let inst = null, view = [], page = 0, markRun = 0;
   let lineGold = new Map();   // line index -> gold row indices it carries
+  let lastAsked = null;       // the go-to-line box's last number
 
   function fail(message) { $("error").hidden = false; $("error").textContent = message; document.body.dataset.ready = "error"; }
 
@@ -27,27 +28,29 @@
     $("sql").textContent = inst.sql;
     const facts = [["tokens", inst.stats.tokens], ["target", inst.config.target_tokens], ["placement", inst.config.placement],
       ["info amount", inst.config.info_amount], ["info density", inst.config.info_density], ["seed", inst.config.seed],
-      ["answerable", inst.answerable === null || inst.answerable === undefined ? "n/a (uniform sampling)" : inst.answerable],
+      ["answerable", inst.answerable === null || inst.answerable === undefined ? "n/a (uniform sampling)" : inst.answerable ? "yes" : "no (by design)"],
       ["relevant rows", inst.stats.relevant_rows], ["auxiliary rows", inst.stats.auxiliary_rows], ["filler rows", inst.stats.filler_rows]];
     for (const [k, v] of facts) if (v !== undefined && v !== null) $("facts").append(Holo.el("dt", { text: k }), Holo.el("dd", { text: v }));
     inst.carriers.forEach((lines, g) => lines.forEach((i) => { if (!lineGold.has(i)) lineGold.set(i, []); lineGold.get(i).push(g); }));
     inst.runs.forEach((r, i) => $("mark-run").append(Holo.el("option", { value: i, text: runLabel(i) })));
     const params = Holo.params();
-    markRun = Math.min(Number(params.get("run") || 0), Math.max(0, inst.runs.length - 1)) || 0;
+    const asked = Number(params.get("run") || 0);
+    markRun = Number.isInteger(asked) ? Math.max(0, Math.min(asked, inst.runs.length - 1)) : 0;
     $("mark-run").value = markRun;
     gold(); answers();
     $("mark-run").addEventListener("change", () => { markRun = Number($("mark-run").value); drawContext(); minimap(); });
     $("only-relevant").addEventListener("change", () => { page = 0; layout(); drawContext(); });
-    $("prev").addEventListener("click", () => { page--; drawContext(); });
-    $("next").addEventListener("click", () => { page++; drawContext(); });
-    let asked = null;  // a change fires again when the box loses focus: jump once per number
-    $("goto").addEventListener("change", () => { if ($("goto").value !== asked) { asked = $("goto").value; jump(Number(asked) - 1); } });
+    $("prev").addEventListener("click", () => { page--; lastAsked = null; drawContext(); });
+    $("next").addEventListener("click", () => { page++; lastAsked = null; drawContext(); });
+    // a change fires again when the box loses focus: one jump per number typed
+    $("goto").addEventListener("change", () => { if ($("goto").value !== lastAsked) { lastAsked = $("goto").value; jump(Number(lastAsked) - 1); } });
     $("minimap").addEventListener("click", (ev) => {
       const box = $("minimap-canvas").getBoundingClientRect();
       jump(Math.floor(((ev.clientY - box.top) / box.height) * inst.lines.length));
     });
     layout();
-    const line = Number(params.get("line"));
+    const hash = /^#L(\d+)$/.exec(window.location.hash);
+    const line = Number(params.get("line") || (hash ? hash[1] : 0));
     if (line) jump(line - 1); else drawContext();
     minimap();
     document.body.dataset.ready = "1";
@@ -64,6 +67,7 @@
     head.append(Holo.el("th", { text: "lines" }));
     $("gold").tHead.append(head);
     const body = $("gold").tBodies[0] || $("gold").createTBody();
+    if (!inst.gold.length) body.append(Holo.el("tr", {}, Holo.el("td", { colspan: inst.columns.length + inst.runs.length + 2, class: "st", text: "no gold rows: the answer is empty" })));
     inst.gold.forEach((row, g) => {
       const tr = Holo.el("tr", { "data-gold": g }, Holo.el("td", { text: "G" + (g + 1) }));
       for (const v of row) tr.append(Holo.el("td", { text: v === null ? "NULL" : v }));
@@ -141,7 +145,10 @@
   }
 
   function jump(i) {
-    if (!(i >= 0 && i < inst.lines.length)) return;
+    if (!(Number.isInteger(i) && i >= 0 && i < inst.lines.length)) { drawContext(); return; }
+    const params = Holo.params();
+    params.set("line", i + 1);
+    Holo.setParams(params);
     if ($("only-relevant").checked && inst.kinds[i] !== "r") { $("only-relevant").checked = false; layout(); }
     const at = view.indexOf(i);
     page = Math.floor(Math.max(0, at) / PAGE);
