@@ -23,6 +23,7 @@ OUTPUT_NAMES = {
     "site": "leaderboard site",
     "submission": "submission folder",
     "viewer": "viewer site",
+    "export": "dataset export",
 }
 OUTPUT_KINDS: dict[str, Callable[[Path], bool]] = {
     "suite": lambda d: (d / "instances.jsonl").is_file(),
@@ -32,6 +33,7 @@ OUTPUT_KINDS: dict[str, Callable[[Path], bool]] = {
     "site": lambda d: (d / "leaderboard.json").is_file(),
     "submission": lambda d: (d / "manifest.json").is_file() and (d / "scores.jsonl").is_file(),
     "viewer": lambda d: (d / "viewer.json").is_file(),
+    "export": lambda d: (d / "holobench-export.json").is_file(),
 }
 
 

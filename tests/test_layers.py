@@ -61,6 +61,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "holobench.viewer",
             "holobench.submit",
             "holobench.leaderboard",
+            "holobench.export",
         ),
     ),
     ("front", ("holobench.cli", "holobench.testing", "holobench")),

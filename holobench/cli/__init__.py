@@ -1,6 +1,6 @@
 """The ``holobench`` command: a thin typer layer over the public API.
 
-One module per command group (``generate``, ``run``, ``score``, ``data``, ``submit``) and the
+One module per command group (``generate``, ``run``, ``score``, ``data``, ``submit``, ``export``) and the
 pieces they share in ``common``; this module puts them in one app, in the order ``--help``
 lists them, and turns every failure into the one-line error contract of :func:`main`.
 """
@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from holobench.cli import data, generate, run, score, submit, view
+from holobench.cli import data, export, generate, run, score, submit, view
 from holobench.cli.common import err, out
 from holobench.errors import HoloBenchError, field_problem
 
@@ -32,6 +32,7 @@ def _assemble() -> typer.Typer:
     root.command("agreement")(score.agreement_cmd)
     root.command("report")(score.report_cmd)
     root.command("view")(view.view_cmd)
+    root.command("export")(export.export_cmd)
     root.command("versions")(data.versions_cmd)
     root.add_typer(data.db_app, name="db")
     root.add_typer(data.verbalize_app, name="verbalize")

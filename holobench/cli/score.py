@@ -33,7 +33,9 @@ from holobench.scoring.registry import scorer_help
 
 
 def score(
-    instances: Annotated[Path, typer.Option(help="the instances file the run answered")],
+    instances: Annotated[
+        Path, typer.Option(help="the instances file the run answered, or its export folder (holobench export)")
+    ],
     predictions: Annotated[Path, typer.Option(help="a run folder or its predictions.jsonl")],
     scorer: Annotated[str, typer.Option(help=scorer_help())] = "match",
     output: Annotated[
@@ -66,7 +68,10 @@ def score(
     chosen = create_scorer(scorer, ScorerOptions(rel_tol=rel_tol, judge=judge.judge_settings(malformed_retries)))
     import asyncio
 
-    summary = asyncio.run(score_run(chosen, instances, predictions, where))
+    from holobench.export import instances_file
+
+    with instances_file(instances) as path:
+        summary = asyncio.run(score_run(chosen, path, predictions, where))
     print_summary(summary, where)
     if summary.get("missing"):
         err.print(f"note: {summary['missing']} instances have no prediction in {predictions}", markup=False)

@@ -16,7 +16,7 @@ from holobench.records.instance import (
     PromptItem,
     RunItem,
 )
-from holobench.records.manifests import RunManifest, ScoreSummary, SuiteManifest
+from holobench.records.manifests import ExportManifest, ExportSplit, RunManifest, ScoreSummary, SuiteManifest
 from holobench.records.query import (
     Category,
     Column,
@@ -46,6 +46,8 @@ __all__ = [
     "Column",
     "Difficulty",
     "EngineDifference",
+    "ExportManifest",
+    "ExportSplit",
     "ForeignKey",
     "GoldView",
     "Instance",

@@ -87,3 +87,28 @@ class ScoreSummary(BaseModel):
     abstention_accuracy: float | None = None
     skip_reasons: dict[str, int] = Field(default_factory=dict)
     versions: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExportSplit(BaseModel):
+    """One split of an export: its instances' context length, how many, and its Parquet shards."""
+
+    model_config = ConfigDict(extra="allow")
+
+    target_tokens: int
+    rows: int
+    num_bytes: int = Field(default=0, description="the rows' size in memory (Arrow), as datasets counts it")
+    files: list[str] = Field(default_factory=list, description="paths relative to the export folder")
+
+
+class ExportManifest(BaseModel):
+    """``<export>/holobench-export.json``: what a dataset export holds and the suite it came
+    from, with the suite's own manifest kept whole, so the suite folder can be written back."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format: str = "hf"
+    holobench_version: str | None = None
+    instances: int = 0
+    instances_sha256: str | None = Field(default=None, description="of the exported instances.jsonl")
+    splits: dict[str, ExportSplit] = Field(default_factory=dict)
+    suite_manifest: dict[str, Any] = Field(default_factory=dict, description="the suite's manifest.json")
