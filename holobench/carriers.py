@@ -54,7 +54,7 @@ from holobench.sampling import degenerate_rows
 from holobench.sql import finish_rows, parse, query_timeout, time_limit, to_duckdb, with_tiebreak
 from holobench.verbalize import value_present
 from holobench.verbalize.faithfulness import Prepared
-from holobench.verify import GoldItem
+from holobench.verify import GoldItem, query_of
 
 _LINE = "__holobench_line"
 _KEEP = "__holobench_keep"
@@ -88,15 +88,7 @@ def gold_carriers(item: GoldItem | Instance, builder: InstanceBuilder) -> list[l
         return [[] for _ in gold]
     found = _counted_by_all(parse(item.sql), gold, relevant)
     if found is None:
-        query = Query(
-            id=item.query_id,
-            db_id=item.db_id,
-            question="-",
-            sql=item.sql,
-            categories=item.categories,
-            difficulty=item.difficulty,
-        )
-        found = _search(item, builder, query, relevant)
+        found = _search(item, builder, query_of(item), relevant)
     for copies in _equal_rows(gold):
         shared = set().union(*(found[r] for r in copies))
         for r in copies:

@@ -21,7 +21,7 @@ from holobench.errors import HoloBenchError
 from holobench.jsonl import read_instances
 from holobench.lines import Line
 from holobench.oracle import rows_equal
-from holobench.records import Category, Difficulty, LineSource, Query, Result
+from holobench.records import Category, Difficulty, Instance, LineSource, Query, Result
 from holobench.sources import open_source
 from holobench.sources.base import Source
 from holobench.tokenizers import get_tokenizer
@@ -41,6 +41,18 @@ class GoldItem(BaseModel):
     difficulty: Difficulty
     gold: Result
     lines: list[LineSource]
+
+
+def query_of(item: GoldItem | Instance) -> Query:
+    """The query an instance's gold was computed from (the question is not needed to recompute it)."""
+    return Query(
+        id=item.query_id,
+        db_id=item.db_id,
+        question="-",
+        sql=item.sql,
+        categories=item.categories,
+        difficulty=item.difficulty,
+    )
 
 
 class GoldCheck(BaseModel):
@@ -69,14 +81,7 @@ def verify_gold(path: Path, progress: Callable[[int], None] | None = None) -> Go
         if builder is None:
             source = sources.setdefault(item.source, _open(item.source, target))
             builder = builders.setdefault((item.source, item.db_id), _builder(source.open(item.db_id)))
-        query = Query(
-            id=item.query_id,
-            db_id=item.db_id,
-            question="-",
-            sql=item.sql,
-            categories=item.categories,
-            difficulty=item.difficulty,
-        )
+        query = query_of(item)
         relevant = [Line(item.db_id, x.table, x.row, "", 0, 0) for x in item.lines if x.relevant]
         if rows_equal(builder.gold(query, relevant).rows, item.gold.rows):
             agree += 1

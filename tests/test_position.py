@@ -39,20 +39,14 @@ from holobench.report import write_report
 from holobench.scoring.score import score_match
 from holobench.sql import parse
 from holobench.tokenizers import get_tokenizer
+from holobench.verify import query_of
 
 from .scoring_helpers import write_run
 
 
 def naive_carriers(item: PositionItem | Instance, builder: InstanceBuilder) -> list[set[int]]:
     """The definition, literally: one fresh gold per relevant line left out; equal rows pooled."""
-    query = Query(
-        id=item.query_id,
-        db_id=item.db_id,
-        question="-",
-        sql=item.sql,
-        categories=item.categories,
-        difficulty=item.difficulty,
-    )
+    query = query_of(item)
     relevant = [i for i, x in enumerate(item.lines) if x.relevant]
     lines = {i: Line(item.db_id, item.lines[i].table, item.lines[i].row, "", 0, 0) for i in relevant}
     found: list[set[int]] = [set() for _ in item.gold.rows]
