@@ -39,7 +39,7 @@ def view_cmd(
             instances=instances,
             scorer=scorer,
             title=title,
-            progress=lambda done: bar.update(task, completed=done),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     for note in manifest.notes:
         err.print(f"warning: {note}", markup=False)

@@ -30,7 +30,7 @@ from holobench.records import LABEL_WEIGHT, Instance
 from holobench.viewer.data import LoadedRun, Sample, instance_view, instances_file, label_runs, load_run, sample
 
 PACKAGE = Path(__file__).resolve().parent
-Progress = Callable[[int], None] | None
+Progress = Callable[[int, int], None] | None  # (instances written, instances in all)
 #: What a viewer folder holds; an existing folder without it is never replaced.
 MANIFEST = "viewer.json"
 
@@ -135,7 +135,7 @@ def _write_instances(
         (folder / f"{row.file}.js").write_text(_js("HOLO_INSTANCE", view.model_dump(mode="json")), encoding="utf-8")
         samples.append(row)
         if progress is not None:
-            progress(len(samples))
+            progress(len(samples), len(ids))
     return samples
 
 
