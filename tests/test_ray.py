@@ -65,7 +65,26 @@ def paper_cut() -> Suite:
     )
 
 
-SUITES: dict[str, Callable[[], Suite]] = {"smoke": lambda: load_suite("smoke"), "paper-cut": paper_cut}
+def with_skips() -> Suite:
+    """Two queries whose 2M-token cells cannot be built: the manifest lists them with reasons."""
+    return Suite.model_validate(
+        {
+            "name": "skips",
+            "databases": ["store_1"],
+            "queries": {"ids": ["store_1-q001", "store_1-q004"]},
+            "fillers": "none",
+            "lengths": [1024, 2_000_000],
+            "settings": [{"amount": 512}],
+            "placements": ["middle"],
+        }
+    )
+
+
+SUITES: dict[str, Callable[[], Suite]] = {
+    "smoke": lambda: load_suite("smoke"),
+    "paper-cut": paper_cut,
+    "skips": with_skips,
+}
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +116,7 @@ def test_generation_on_two_nodes_is_byte_identical(
     assert_same_output(reference(name), tmp_path)
     queries = len({(line["db_id"], line["query_id"]) for line in map(json.loads, _lines(tmp_path))})
     assert manifest["instances"] > 0 and sum(executor.nodes.values()) == queries
+    assert (name == "skips") == bool(manifest["skipped"])
     assert set(executor.nodes) == {node["NodeID"] for node in ray.nodes() if node["Alive"]}, executor.nodes
 
 
