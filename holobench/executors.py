@@ -61,7 +61,8 @@ class LocalExecutor:
 
 
 def ray_address(address: str | None) -> str | None:
-    """The cluster to join: the one given, else ``RAY_ADDRESS``, else None (start a local one)."""
+    """The cluster to join: the one given, else ``RAY_ADDRESS``, else None (``ray.init`` then
+    joins the latest ``ray start`` cluster on this machine, or starts one)."""
     return address or os.environ.get("RAY_ADDRESS") or None
 
 
@@ -78,7 +79,9 @@ class RayExecutor:
     A task whose worker process or node dies is retried up to ``max_retries`` times; since the
     tasks here are deterministic, a retried one returns what the first would have.  At most
     ``max_in_flight`` tasks (default: twice the cluster's CPUs) are out at once, so results
-    waiting behind a slow one stay bounded.  ``nodes`` counts the tasks each node ran.
+    waiting behind a slow one stay bounded.  ``nodes`` counts the tasks each node ran.  A process
+    already joined to a cluster keeps that connection (``address`` is then unused) and keeps it
+    open on ``close``; one this executor opened is shut down.
     """
 
     name = "ray"
