@@ -47,7 +47,7 @@ CategoryOpt = Annotated[list[str] | None, typer.Option(help="ad hoc: categories 
 WorkersOpt = Annotated[int, typer.Option(help="suite: worker processes (0: one per core for large suites)")]
 ExecutorOpt = Annotated[str, typer.Option(help="suite: local (this machine's processes) or ray (a Ray cluster)")]
 RayAddressOpt = Annotated[
-    str | None, typer.Option(help="suite, --executor ray: the cluster (default: RAY_ADDRESS, else start one here)")
+    str | None, typer.Option(help="suite, --executor ray: the cluster (default: RAY_ADDRESS, else a local one)")
 ]
 SamplingOpt = Annotated[
     str, typer.Option(help="ad hoc: answerable (answer rows + near misses) or uniform (the paper's protocol)")
