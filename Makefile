@@ -151,7 +151,7 @@ lock: $(DEV_STAMP)
 	$(LOCK) $(LOCKS)/pip.in -o $(LOCKS)/pip.txt
 	$(LOCK) pyproject.toml $(LOCKS)/bench.in -o $(LOCKS)/bench.txt
 	$(LOCK) $(LOCKS)/llamacpp.in $(BASE_LOCK) -o $(LOCKS)/llamacpp.txt
-	$(LOCK) pyproject.toml $(LOCKS)/bench.in $(LOCKS)/test.in --extra dev --extra dense --extra hf-tokenizers \
+	$(LOCK) pyproject.toml $(LOCKS)/bench.in $(LOCKS)/test.in --extra dev --extra dense --extra hf-tokenizers --extra ray \
 		$(BASE_LOCK) -c $(LOCKS)/llamacpp.txt --override $(LOCKS)/overrides.txt -o $(LOCKS)/test.txt
 	$(LOCK) pyproject.toml $(LOCKS)/bench.in --extra rag $(BASE_LOCK) -o $(LOCKS)/rag.txt
 	$(LOCK) pyproject.toml --extra hub $(BASE_LOCK) -o $(LOCKS)/hub.txt

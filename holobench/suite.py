@@ -8,6 +8,7 @@ so an interrupted run never leaves a half-written file behind.  Instances that c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from holobench.context import GENERATOR_VERSION, GenerationError, InstanceBuilde
 from holobench.database import Database
 from holobench.environment import versions
 from holobench.errors import HoloBenchError
+from holobench.executors import Executor, LocalExecutor
 from holobench.lines import TableLines, seeded_rng
 from holobench.provenance import Provenance, ProvenanceSummary
 from holobench.records import Instance, Placement, Query, SuiteManifest
@@ -241,17 +243,16 @@ def _skip_record(job: Job, exc: Exception) -> dict[str, Any]:
     }
 
 
-_WORKER: SuiteRun | None = None
+_RUNS: dict[str, SuiteRun] = {}
 
 
-def _worker_init(suite_json: str) -> None:
-    global _WORKER
-    _WORKER = SuiteRun(Suite.model_validate_json(suite_json))
-
-
-def _worker_chunk(chunk: tuple[str, int, int]) -> list[Cell]:
-    assert _WORKER is not None
-    return _WORKER.build_chunk(*chunk)
+def build_query_cells(suite_json: str, chunk: tuple[str, int, int]) -> list[Cell]:
+    """One query's cells, in a worker process or on a Ray node: the suite comes as JSON (it
+    pickles small), and its SuiteRun is kept for the next query, which reuses its caches."""
+    if suite_json not in _RUNS:
+        _RUNS.clear()
+        _RUNS[suite_json] = SuiteRun(Suite.model_validate_json(suite_json))
+    return _RUNS[suite_json].build_chunk(*chunk)
 
 
 def instance_json(instance: Instance) -> str:
@@ -277,11 +278,13 @@ def generate_suite(
     parquet: bool = False,
     progress: Callable[[int, int], None] | None = None,
     workers: int = 1,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Write ``instances.jsonl`` (and ``instances.parquet``) and ``manifest.json`` into ``out_dir``.
 
-    With ``workers`` > 1, queries are built in worker processes and written in grid order, so
-    the output is byte-identical to a single-process run.
+    Each query is one task, for ``executor`` (default: ``workers`` local processes); this process
+    writes the results in grid order, so the output is byte-identical whichever executor built
+    it.  A ``source`` object cannot leave this process: it needs an in-process executor.
     """
     run = SuiteRun(suite, source)
     total = run.count()
@@ -289,21 +292,21 @@ def generate_suite(
     final = out_dir / "instances.jsonl"
     quotas = run.withheld_quotas()
     chunks = [(db_id, index, quotas.get((db_id, index), 0)) for db_id, index in run.chunks()]
-    pool = None
-    if workers > 1 and source is None and len(chunks) > 1:
-        import multiprocessing
-
-        pool = multiprocessing.get_context("spawn").Pool(
-            workers, initializer=_worker_init, initargs=(suite.model_dump_json(),)
-        )
-        results: Iterator[list[Cell]] = pool.imap(_worker_chunk, chunks)
-    else:
-        results = (run.build_chunk(*chunk) for chunk in chunks)
+    own = executor is None
+    if executor is None:
+        executor = LocalExecutor(workers if source is None and len(chunks) > 1 else 1)
+    if source is not None and not executor.in_process:
+        raise HoloBenchError(f"a Source object is built in this process only; executor {executor.name!r} is not")
+    build: Callable[[tuple[str, int, int]], list[Cell]] = (
+        (lambda chunk: run.build_chunk(*chunk))
+        if executor.in_process
+        else functools.partial(build_query_cells, suite.model_dump_json())
+    )
     try:
-        tally = _write_cells(final, chunks, results, total, progress)
+        tally = _write_cells(final, chunks, executor.map_ordered(build, chunks), total, progress)
     finally:
-        if pool is not None:
-            pool.terminate()
+        if own:
+            executor.close()
     manifest = _manifest(suite, run, tally, final, total)
     if parquet:
         manifest["files"]["instances.parquet"] = write_parquet(final, out_dir / "instances.parquet")

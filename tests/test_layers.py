@@ -47,7 +47,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "holobench.oracle",
         ),
     ),
-    ("suite", ("holobench.suite_file", "holobench.suite", "holobench.verify")),
+    ("suite", ("holobench.executors", "holobench.suite_file", "holobench.suite", "holobench.verify")),
     ("runner", ("holobench.runner", "holobench.merge")),
     ("scoring", ("holobench.scoring",)),
     (

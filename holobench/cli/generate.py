@@ -16,6 +16,7 @@ from holobench._io import atomic_write_text, check_output_dir, check_output_file
 from holobench.cli.common import SourceOpt, TemplatesOpt, err, in_range, out, progress_bar
 from holobench.context import InstanceBuilder, LazyFiller
 from holobench.errors import HoloBenchError
+from holobench.executors import open_executor
 from holobench.records import Category, Difficulty, Instance, Placement, Query
 from holobench.sources import open_source
 from holobench.sources.base import Source
@@ -44,6 +45,10 @@ FillersOpt = Annotated[str, typer.Option(help="ad hoc: filler databases (comma l
 ParquetOpt = Annotated[bool, typer.Option(help="suite: also write instances.parquet")]
 CategoryOpt = Annotated[list[str] | None, typer.Option(help="ad hoc: categories (default: by the rules)")]
 WorkersOpt = Annotated[int, typer.Option(help="suite: worker processes (0: one per core for large suites)")]
+ExecutorOpt = Annotated[str, typer.Option(help="suite: local (this machine's processes) or ray (a Ray cluster)")]
+RayAddressOpt = Annotated[
+    str | None, typer.Option(help="suite, --executor ray: the cluster (default: RAY_ADDRESS, else a local one)")
+]
 SamplingOpt = Annotated[
     str, typer.Option(help="ad hoc: answerable (answer rows + near misses) or uniform (the paper's protocol)")
 ]
@@ -75,6 +80,8 @@ def generate(
     sampling: SamplingOpt = "answerable",
     positives: PositivesOpt = 0.5,
     unanswerable: UnanswerableOpt = False,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Generate instances: a whole suite, or one query given on the command line."""
     in_range("--length", length, 1)
@@ -86,7 +93,7 @@ def generate(
         raise HoloBenchError(f"--placement {placement!r}: use one of {', '.join(p.value for p in Placement)}")
     if suite is not None:
         check_output_dir(output, "suite")
-        _generate_suite(suite, output, parquet=parquet, workers=workers)
+        _generate_suite(suite, output, parquet=parquet, workers=workers, executor=executor, address=ray_address)
         return
     check_output_file(output)
     if db is None or sql is None or question is None:
@@ -113,23 +120,29 @@ def generate(
     _generate_one(one, output)
 
 
-def _generate_suite(name: str, output: Path, *, parquet: bool, workers: int) -> None:
+def _generate_suite(
+    name: str, output: Path, *, parquet: bool, workers: int, executor: str, address: str | None
+) -> None:
     """A whole suite into ``output`` (already checked free), with its audit in the manifest, so
     the summary line can say what answering 'No answer' everywhere would score."""
     from holobench.scoring.audit import audit_file, write_into_manifest
 
     spec = load_suite(name)
-    with progress_bar() as bar:
-        task = bar.add_task(f"suite {spec.name}", total=None)
-        if workers <= 0:
-            workers = min(os.cpu_count() or 1, 8) if SuiteRun(spec).count() >= 500 else 1
-        manifest = generate_suite(
-            spec,
-            output,
-            parquet=parquet,
-            workers=workers,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    if executor == "local" and workers <= 0:
+        workers = min(os.cpu_count() or 1, 8) if SuiteRun(spec).count() >= 500 else 1
+    runner = open_executor(executor, workers=workers, address=address)
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task(f"suite {spec.name}", total=None)
+            manifest = generate_suite(
+                spec,
+                output,
+                parquet=parquet,
+                executor=runner,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    finally:
+        runner.close()
     audit = audit_file(output)
     write_into_manifest(audit, output)
     share = manifest["sampling"].get("unanswerable_share")
