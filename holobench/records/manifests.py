@@ -36,8 +36,8 @@ class RunManifest(BaseModel):
     IDENTITY: ClassVar[tuple[str, ...]] = (
         "instances_sha256",
         "backend",
-        "prompt",
         "closed_book",
+        "prompt",
         "sampling",
         "shard",
     )
