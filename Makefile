@@ -63,7 +63,8 @@ test: check pytest
 # ---------------------------------------------------------------------------------------------
 # The main job: generate a suite from the bundled data, answer it with a model and with the
 # no-answer baseline, score with `match`, write the report and the leaderboard site, print a
-# summary. With no arguments it runs the embedded Gemma 3 270M through llama.cpp on `smoke`.
+# summary. The model also answers closed-book (no context; <run>-closed), for the report's
+# "Closed book vs open book" table only: not packed, not on the leaderboard. With no arguments it runs the embedded Gemma 3 270M through llama.cpp on `smoke`.
 #   make bench MODEL=gpt-4o-mini BASE_URL=https://api.openai.com/v1   (key in OPENAI_API_KEY)
 #   make bench BACKEND=vllm MODEL=Qwen/Qwen3-8B SUITE=paper
 SUITE      ?= smoke
@@ -94,6 +95,7 @@ BENCH_ARGS ?=
 INSTANCES  := $(RESULTS)/$(SUITE)/instances.jsonl
 RUNS       := $(RESULTS)/runs/$(SUITE)
 MODEL_RUN  := $(RUNS)/$(RUN_NAME)
+CLOSED_RUN := $(RUNS)/$(RUN_NAME)-closed
 FLOOR_RUN  := $(RUNS)/no-answer
 
 bench: $(BASE_STAMP)
@@ -103,10 +105,14 @@ bench: $(BASE_STAMP)
 	$(BIN)/holobench run --instances $(INSTANCES) --backend $(BACKEND) --prompt $(PROMPT) \
 		$(if $(MODEL),--model '$(MODEL)') $(if $(BASE_URL),--base-url '$(BASE_URL)') \
 		--max-tokens $(MAX_TOKENS) --concurrency $(CONCURRENCY) --out $(MODEL_RUN) --supersede $(BENCH_ARGS)
+	$(BIN)/holobench run --instances $(INSTANCES) --backend $(BACKEND) --prompt $(PROMPT) --closed-book \
+		$(if $(MODEL),--model '$(MODEL)') $(if $(BASE_URL),--base-url '$(BASE_URL)') \
+		--max-tokens $(MAX_TOKENS) --concurrency $(CONCURRENCY) --out $(CLOSED_RUN) --supersede $(BENCH_ARGS)
 	$(BIN)/holobench run --instances $(INSTANCES) --backend no-answer --out $(FLOOR_RUN) --supersede
 	$(BIN)/holobench score --instances $(INSTANCES) --predictions $(MODEL_RUN)
 	$(BIN)/holobench score --instances $(INSTANCES) --predictions $(FLOOR_RUN)
-	$(BIN)/holobench report $(MODEL_RUN) $(FLOOR_RUN) -o $(RESULTS)/report/$(SUITE)
+	$(BIN)/holobench score --instances $(INSTANCES) --predictions $(CLOSED_RUN)
+	$(BIN)/holobench report $(MODEL_RUN) $(CLOSED_RUN) $(FLOOR_RUN) -o $(RESULTS)/report/$(SUITE)
 	rm -rf $(RESULTS)/submissions/$(SUITE) && mkdir -p $(RESULTS)/submissions/$(SUITE)
 	$(BIN)/holobench submit pack $(MODEL_RUN) --suite $(SUITE) --report $(RESULTS)/report/$(SUITE) \
 		-o $(RESULTS)/submissions/$(SUITE)/$(RUN_NAME).tar.gz
@@ -121,6 +127,8 @@ bench: $(BASE_STAMP)
 	@echo "How to read this: the no-answer baseline always replies 'No answer', so it scores exactly the share"
 	@echo "of instances that are unanswerable by design; a model is measured by how far it rises above that"
 	@echo "line on answerable instances (answer acc.) while still abstaining where the answer was withheld."
+	@echo "Closed book vs open book: the same questions without the context; on these famous public databases"
+	@echo "a gap (open - closed) near 0 means the model answers from memory, not from what it reads."
 ifeq ($(BACKEND)$(MODEL),llamacpp)
 	@echo "The model here is Gemma 3 270M, a 270-million-parameter base model on the CPU, shown two worked"
 	@echo "examples (--prompt fewshot): it answers in the format, gets short counts and single values right"

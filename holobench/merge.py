@@ -32,7 +32,7 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> dict[str, Any]:
             raise HoloBenchError(f"{path}: missing or unreadable manifest; is {d} a run folder?") from exc
     first = manifests[0]
     for d, m in zip(run_dirs[1:], manifests[1:], strict=True):
-        key = m.differs(first, ("instances_sha256", "backend", "prompt", "sampling"))
+        key = m.differs(first, ("instances_sha256", "backend", "prompt", "closed_book", "sampling"))
         if key is not None:
             raise HoloBenchError(f"{d}: its {key} differs from {run_dirs[0]}'s; only shards of one run merge")
     merged: dict[str, Prediction] = {}

@@ -6,6 +6,7 @@ Output folder layout::
     summary.json         per run: counts (scored / skipped / failed) and the overall mean with its CI
     tables/<name>.csv    one CSV per table (mean, ci_low, ci_high, n, queries, skipped, failed)
     tables/paired.csv    with two or more runs: each pair's paired difference and its interval
+    tables/closed_book.csv  with a closed-book run: open - closed per category (holobench.closed_book)
     tables/position_by_decile.csv, tables/position_by_placement.csv
                          recall of gold rows by where their lines sit, when the instances are known
     plots/<name>.png|svg the figures
@@ -27,6 +28,7 @@ from holobench import plots
 from holobench._io import staged_dir
 from holobench._version import __version__
 from holobench.aggregate import N_BOOT, SEED, TABLES, Run, all_tables, frame, run_labels, table
+from holobench.closed_book import closed_book_markdown, closed_book_table
 from holobench.errors import HoloBenchError
 from holobench.paired import all_pairs, interval_text, paired_frame
 from holobench.position import manifest_instances, position_frame, read_carriers, recall_by_decile, recall_by_placement
@@ -209,6 +211,7 @@ def write_report(
             "position": note,
         }
         paired = _write_paired(runs, staging, summary, n_boot=n_boot, seed=seed)
+        paired += _write_closed_book(runs, staging, summary, n_boot=n_boot, seed=seed)
         (staging / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         markdown = "\n".join([_markdown(summaries, tables, figures, paired), *section])
         (staging / "report.md").write_text(markdown, encoding="utf-8")
@@ -348,6 +351,17 @@ def _write_paired(runs: list[Run], staging: Path, summary: dict[str, Any], *, n_
     summary["paired"] = [p.model_dump() for p in pairs]
     summary["paired_skipped"] = skipped
     return _paired_markdown(pairs, skipped)
+
+
+def _write_closed_book(runs: list[Run], staging: Path, summary: dict[str, Any], *, n_boot: int, seed: int) -> list[str]:
+    """With a closed-book run: ``tables/closed_book.csv``, ``summary["closed_book"]`` and the section."""
+    found = closed_book_table(runs, n_boot=n_boot, seed=seed)
+    if found is None:
+        return []
+    found.table.to_csv(staging / "tables" / "closed_book.csv", index=False, float_format="%.6g")
+    rows = json.loads(found.table.to_json(orient="records"))
+    summary["closed_book"] = {"rows": rows, "notes": found.notes}
+    return closed_book_markdown(found, markdown_table)
 
 
 def _paired_markdown(pairs: list[PairedDifference], skipped: list[str]) -> list[str]:

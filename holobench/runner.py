@@ -35,7 +35,7 @@ from holobench.fewshot import STOP as FEWSHOT_STOP
 from holobench.fewshot import demonstrations
 from holobench.journal import Journal
 from holobench.jsonl import file_hash, leading_id, read_instances
-from holobench.prompts import AUTO, PROMPTS, prompt_version, render_prompt, split_reasoning
+from holobench.prompts import AUTO, CLOSED, PROMPTS, prompt_version, render_prompt, split_reasoning
 from holobench.records import Instance, Prediction, PromptItem, RunItem, RunManifest
 from holobench.tokenizers import get_tokenizer
 
@@ -59,6 +59,12 @@ class RunConfig(BaseModel):
     tokenizer: str | None = None
     batch_size: int = Field(default=64, ge=1)
     fewshot_seed: int = Field(default=0, description="which generated demonstrations the fewshot prompt shows")
+    closed_book: bool = Field(default=False, description="withhold the context: the prompt's '+closed' variant")
+
+    @property
+    def prompt_name(self) -> str:
+        """The prompt every record names: ``cot``, or ``cot+closed`` for a closed-book run."""
+        return self.prompt + CLOSED if self.closed_book else self.prompt
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -84,22 +90,25 @@ Item = Instance | PromptItem
 
 
 def request_for(instance: Item, config: RunConfig) -> ChatRequest:
+    """The request for one instance; closed-book, it carries neither the context nor its lines."""
     sampling, metadata = config.sampling, {}
+    context = "" if config.closed_book else instance.context
     if config.prompt == "fewshot":  # a raw completion after generated demonstrations, one line long
         demos = demonstrations(instance.db_id, config.fewshot_seed)
-        user = render_prompt("fewshot", instance.context, instance.question, demos)
+        user = render_prompt(config.prompt_name, context, instance.question, demos)
         sampling = sampling.model_copy(update={"stop": tuple(dict.fromkeys((*sampling.stop, *FEWSHOT_STOP)))})
         metadata = {"completion": True}
     else:
-        user = render_prompt(config.prompt, instance.context, instance.question)
+        user = render_prompt(config.prompt_name, context, instance.question)
+    lines = tuple(instance.lines) if isinstance(instance, Instance | RunItem) and not config.closed_book else ()
     return ChatRequest(
         instance_id=instance.id,
         messages=(ChatMessage(role="user", content=user),),
         sampling=sampling,
-        prompt=config.prompt,
-        context=instance.context,
+        prompt=config.prompt_name,
+        context=context,
         question=instance.question,
-        lines=tuple(instance.lines) if isinstance(instance, Instance | RunItem) else (),
+        lines=lines,
         metadata=metadata,
     )
 
@@ -109,7 +118,7 @@ def prediction_from(instance: Item, backend: Backend, config: RunConfig, outcome
         "id": instance.id,
         "backend": backend.name,
         "model": backend.model,
-        "prompt": config.prompt,
+        "prompt": config.prompt_name,
         "latency_s": round(outcome.latency_s, 4),
         "attempts": outcome.attempts,
         "cached": outcome.cached,
@@ -162,7 +171,8 @@ def manifest_for(instances: Path, config: RunConfig, backend: Backend) -> dict[s
         "instances": str(instances),
         "instances_sha256": file_hash(instances),
         "backend": backend.settings(),
-        "prompt": prompt_version(config.prompt),
+        "prompt": prompt_version(config.prompt_name),
+        "closed_book": config.closed_book,
         "sampling": config.sampling.model_dump(),
         "shard": list(config.shard) if config.shard else None,
         "holobench_version": __version__,
@@ -241,6 +251,8 @@ class Runner:
             )
         if config.prompt not in (*PROMPTS, AUTO):
             raise HoloBenchError(f"--prompt {config.prompt!r}: use one of {', '.join(PROMPTS)}, {AUTO}")
+        if config.closed_book and self.backend.reduces_context:
+            raise HoloBenchError(f"--closed-book withholds the context the {self.backend.name} backend retrieves from")
         self.journal = Journal(out_dir / "predictions.jsonl")
 
     def pending(self, done: set[str]) -> Iterator[PromptItem]:
@@ -409,6 +421,7 @@ def dry_run(instances: Path, config: RunConfig) -> dict[str, Any]:
         longest = max(longest, count)
     max_output = n * config.sampling.max_tokens
     return {
+        "prompt": config.prompt_name,
         "instances": n,
         "prompt_tokens": prompt_tokens,
         "mean_prompt_tokens": round(prompt_tokens / n, 1) if n else 0,

@@ -55,6 +55,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "holobench.aggregate",
             "holobench.paired",
+            "holobench.closed_book",
             "holobench.carriers",
             "holobench.position",
             "holobench.report",

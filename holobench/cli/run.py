@@ -51,6 +51,14 @@ ShardOpt = Annotated[str | None, typer.Option(help="i/N: run one of N shards")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="neither read nor write the cache")]
 PricesOpt = Annotated[Path | None, typer.Option(help="YAML price table (USD per million tokens)")]
 TokenizerOpt = Annotated[str | None, typer.Option(help="count prompt tokens with this (default: the instances')")]
+ClosedBookOpt = Annotated[
+    bool,
+    typer.Option(
+        "--closed-book",
+        help="withhold the context: the same questions answered from memory (prompt '<name>+closed'); "
+        "the gap to an open-book run is what needed the context",
+    ),
+]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="count tokens and estimate cost; send nothing")]
 
 
@@ -63,6 +71,7 @@ def run(
     api_key_env: KeyEnvOpt = None,
     prompt: PromptOpt = "cot",
     fewshot_seed: FewshotSeedOpt = 0,
+    closed_book: ClosedBookOpt = False,
     option: OptionOpt = None,
     context_window: ContextWindowOpt = None,
     temperature: Annotated[float, typer.Option()] = 0.0,
@@ -100,6 +109,7 @@ def run(
         options=flags.backend_options(context_window),
         prompt=prompt,
         fewshot_seed=fewshot_seed,
+        closed_book=closed_book,
         sampling=SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed),
         concurrency=concurrency,
         max_retries=max_retries,

@@ -154,6 +154,7 @@ def report_cmd(
     _print_pivot(output / "tables" / "category.csv", "category", "score by category")
     _print_pivot(output / "tables" / "answerability.csv", "answerable", "answerable / unanswerable instances")
     _print_paired(summary)
+    _print_closed_book(summary)
     if position:
         err.print(f"recall by position: {summary['position']}", markup=False)
     out.print(f"report: {output / 'report.md'}", markup=False)
@@ -173,6 +174,24 @@ def _print_paired(summary: dict[str, Any]) -> None:
         out.print(table)
     for note in summary.get("paired_skipped") or []:
         out.print(f"paired comparison skipped: {note}", markup=False)
+
+
+def _print_closed_book(summary: dict[str, Any]) -> None:
+    """Closed book vs open book, all categories pooled (the report and its CSV split them)."""
+    found = summary.get("closed_book") or {}
+    rows = [r for r in found.get("rows", []) if r["category"] == "all"]
+    if rows:
+        title = "Closed book vs open book (answerable instances)"
+        table = Table("model", "prompt", "open", "closed", "gap (open - closed)", "closed share", "n", title=title)
+        for r in rows:
+            share = "n/a" if r["closed_share"] is None else f"{r['closed_share']:.2f}"
+            gap = f"{r['gap']:+.3f} [{r['gap_ci_low']:+.3f}, {r['gap_ci_high']:+.3f}]"
+            table.add_row(
+                escape(r["model"]), r["prompt"], f"{r['open']:.3f}", f"{r['closed']:.3f}", gap, share, str(r["n"])
+            )
+        out.print(table)
+    for note in found.get("notes", []):
+        out.print(f"closed book: {note}", markup=False)
 
 
 def _print_pivot(path: Path, column: str, title: str) -> None:

@@ -1,6 +1,11 @@
 """Answer prompts, installed with the package: ``cot`` (the paper's style), ``direct`` and
 ``structured`` (a JSON list of rows, for the deterministic scorer).  Instructions come first and
-the question last, so a server's prefix cache can reuse the context across questions."""
+the question last, so a server's prefix cache can reuse the context across questions.
+
+Each has a closed-book variant, ``<name>+closed`` (template ``<name>.closed.j2``): the question
+with no context, to be answered from memory in the same answer format, so the same scorers
+read it.  The suffix travels in every record's ``prompt``, so no report can mistake the probe
+for a run that read the context."""
 
 from __future__ import annotations
 
@@ -16,6 +21,9 @@ from holobench.errors import HoloBenchError
 
 PROMPT_DIR = Path(__file__).resolve().parent
 PROMPTS = ("cot", "direct", "structured", "fewshot")
+#: The suffix of a closed-book prompt's name: the same question with the context withheld.
+CLOSED = "+closed"
+CLOSED_PROMPTS = tuple(name + CLOSED for name in PROMPTS)
 #: ``auto``: ``fewshot`` for a model the backend knows to be a base model (no chat template), else ``cot``
 AUTO = "auto"
 #: The judge scorer's two steps (extract the final answer, then label gold rows).
@@ -28,8 +36,8 @@ _REASONING = re.compile(r"<(think|thinking|reasoning|reflection)>(.*?)(?:</\1>|\
 
 @functools.cache
 def _template(name: str) -> tuple[jinja2.Template, str]:
-    path = PROMPT_DIR / f"{name}.j2"
-    if name not in PROMPTS + JUDGE_PROMPTS + VERBALIZE_PROMPTS or not path.is_file():
+    path = PROMPT_DIR / f"{name.replace(CLOSED, '.closed')}.j2"
+    if name not in PROMPTS + CLOSED_PROMPTS + JUDGE_PROMPTS + VERBALIZE_PROMPTS or not path.is_file():
         raise HoloBenchError(f"unknown prompt {name!r}; available: {', '.join(PROMPTS)}")
     source = path.read_text(encoding="utf-8")
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
@@ -54,10 +62,23 @@ def _frame(name: str) -> tuple[str, str, str] | None:
     return head, middle, tail
 
 
+def closed_book(name: str) -> bool:
+    """Whether a prompt name (``cot+closed``, or ``cot+closed@<hash>`` from a manifest) is closed-book."""
+    return name.split("@", 1)[0].endswith(CLOSED)
+
+
+def answer_format(name: str) -> str:
+    """The open-book prompt whose answer format ``name`` shares: what a scorer reads replies by."""
+    return name.split("@", 1)[0].removesuffix(CLOSED)
+
+
 def render_prompt(name: str, context: str, question: str, demos: Sequence[object] = ()) -> str:
-    """The user message for one instance (``fewshot``: the completion text, after ``demos``)."""
-    if name not in PROMPTS:
+    """The user message for one instance (``fewshot``: the completion text, after ``demos``); a
+    closed-book prompt leaves ``context`` (and the demonstrations' contexts) out."""
+    if name not in PROMPTS + CLOSED_PROMPTS:
         raise HoloBenchError(f"unknown prompt {name!r}; available: {', '.join(PROMPTS)}, {AUTO}")
+    if name in CLOSED_PROMPTS:
+        return _template(name)[0].render(question=question, demos=demos)
     if name == "fewshot":
         return _template(name)[0].render(context=context, question=question, demos=demos)
     frame = _frame(name)

@@ -23,6 +23,7 @@ class RunManifest(BaseModel):
     instances_sha256: str | None = None
     backend: dict[str, Any] = Field(default_factory=dict)
     prompt: str | None = None
+    closed_book: bool = Field(default=False, description="the context was withheld (the prompt is '<name>+closed')")
     sampling: dict[str, Any] = Field(default_factory=dict)
     shard: list[int] | None = None
     holobench_version: str | None = None
@@ -32,7 +33,14 @@ class RunManifest(BaseModel):
     merged_from: list[str] | None = None
 
     #: the fields two runs in one folder (or two shards of one run) must agree on
-    IDENTITY: ClassVar[tuple[str, ...]] = ("instances_sha256", "backend", "prompt", "sampling", "shard")
+    IDENTITY: ClassVar[tuple[str, ...]] = (
+        "instances_sha256",
+        "backend",
+        "closed_book",
+        "prompt",
+        "sampling",
+        "shard",
+    )
 
     def differs(self, other: RunManifest, keys: tuple[str, ...] = IDENTITY) -> str | None:
         """The first identity field on which the two manifests disagree, or None."""

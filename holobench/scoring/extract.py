@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from holobench.prompts import split_reasoning
+from holobench.prompts import answer_format, split_reasoning
 from holobench.scoring.values import normalize_text
 
 _MARKER = re.compile(r"final\s+answer\s*(?:\*\*|__)?\s*(?:is\s*)?[:：](?:[ \t]*(?:\*\*|__))?", re.IGNORECASE)
@@ -95,6 +95,7 @@ def _json_rows(block: str) -> list[str] | None:
 
 def extract_answer(response: str, prompt: str = "cot") -> Answer:
     """Pull the final answer out of a reply; see the module docstring for the order of rules."""
+    prompt = answer_format(prompt)  # a closed-book prompt asks for its open-book twin's format
     _, text = split_reasoning(response or "")
     if prompt == "structured":
         blocks = _JSON_BLOCK.findall(text)
@@ -124,6 +125,7 @@ def has_final_answer(response: str | None, prompt: str = "cot") -> bool:
     """Whether a reply got to its answer: reasoning that was cut off (an unclosed ``<think>``)
     has none; a ``cot`` reply needs its "Final answer:" (or "Answer:" line), a ``structured``
     one its JSON block; a ``direct`` or ``fewshot`` reply is its own answer when anything is left."""
+    prompt = answer_format(prompt)
     _, text = split_reasoning(response or "")
     if not text.strip():
         return False

@@ -25,6 +25,7 @@ from holobench._version import __version__
 from holobench.errors import HoloBenchError
 from holobench.journal import Journal
 from holobench.jsonl import write_jsonl
+from holobench.prompts import closed_book
 from holobench.records import Prediction, ScoreRecord, SubmissionManifest
 from holobench.submit.archive import (
     MANIFEST,
@@ -167,6 +168,11 @@ def _manifest(
     if "sampling" in run and "sampling" not in backend_settings:
         backend_settings["sampling"] = run["sampling"]  # decides the answers as much as the model does
     model = str(settings.get("model", ""))
+    if run.get("closed_book") and not closed_book(str(run.get("prompt", ""))):
+        raise SubmissionError(
+            f"{run_dir / 'manifest.json'}: a closed-book run whose prompt {run.get('prompt')!r} lacks '+closed'"
+            " (re-run it with holobench run --closed-book)"
+        )
     try:
         return SubmissionManifest(
             format_version=1,

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from holobench.jsonl import file_hash
+from holobench.prompts import CLOSED, PROMPTS, closed_book, prompt_version
 from holobench.records import Prediction, ScoreRecord, SubmissionManifest
 from holobench.scoring.trust import judge_disagreement, rescore_problems, score_problems
 from holobench.submit.archive import (
@@ -179,6 +180,7 @@ def _check_ids(
     """Predictions and scores describe the same instances, once each, from the run the manifest names."""
     _check_instance_ids(manifest, predictions, scores, problems)
     _check_one_run(manifest, predictions, scores, problems)
+    _check_closed_book(manifest, problems)
 
 
 def _check_instance_ids(
@@ -229,6 +231,7 @@ def _check_one_run(
         (PREDICTIONS, ((p.id, "prompt", p.prompt) for p in predictions)),
         (SCORES, ((s.id, "model", s.model) for s in scores)),
         (SCORES, ((s.id, "backend", s.backend) for s in scores)),
+        (SCORES, ((s.id, "prompt", s.prompt) for s in scores)),
     ]
     expected = {"model": manifest.model, "backend": manifest.backend, "prompt": prompt_name}
     for name, rows in checks:
@@ -239,6 +242,19 @@ def _check_one_run(
                 f"{name}: {len(bad)} record(s) with {field} {value!r} (e.g. id {_show(iid, 40)}) but {MANIFEST} says"
                 f" {expected[field]!r} (submit one run of one model)"
             )
+
+
+def _check_closed_book(manifest: SubmissionManifest, problems: list[str]) -> None:
+    """A closed-book run keeps its ``+closed``: a prompt named open-book whose template hash is
+    the closed-book template's is refused, so the probe cannot pass for a run that read the context."""
+    name, _, digest = manifest.prompt.partition("@")
+    if closed_book(name) or name not in PROMPTS or not digest:
+        return
+    if digest == prompt_version(name + CLOSED).partition("@")[2]:
+        problems.append(
+            f"{MANIFEST}: prompt {manifest.prompt!r} is the closed-book template under an open-book name"
+            f" (submit it as {name + CLOSED}@{digest}, as holobench run --closed-book wrote it)"
+        )
 
 
 def _check_instances(
