@@ -119,7 +119,7 @@ bench: $(BASE_STAMP)
 	$(BIN)/holobench submit pack $(FLOOR_RUN) --suite $(SUITE) -o $(RESULTS)/submissions/$(SUITE)/no-answer.tar.gz
 	$(BIN)/holobench leaderboard build $(RESULTS)/submissions/$(SUITE)/*.tar.gz --instances $(INSTANCES) \
 		-o $(RESULTS)/leaderboard/$(SUITE)
-	$(BIN)/holobench view $(MODEL_RUN) $(FLOOR_RUN) --instances $(INSTANCES) -o $(RESULTS)/view/$(SUITE) \
+	$(BIN)/holobench view $(MODEL_RUN) $(CLOSED_RUN) $(FLOOR_RUN) --instances $(INSTANCES) -o $(RESULTS)/view/$(SUITE) \
 		--title "HoloBench $(SUITE): $(RUN_NAME)"
 	@echo
 	@echo "Read the answers instance by instance (gold rows, labels, where the relevant lines sit):"
