@@ -15,13 +15,14 @@ from typer.testing import CliRunner
 from holobench.backends import BackendOptions, SamplingParams
 from holobench.cli import app
 from holobench.errors import HoloBenchError
+from holobench.estimate import dry_run
 from holobench.fewshot import demonstrations
 from holobench.journal import Journal
 from holobench.jsonl import read_instances
 from holobench.prompts import PROMPTS, answer_format, closed_book, prompt_version
 from holobench.records import RunManifest, ScoreRecord
 from holobench.report import write_report
-from holobench.runner import RunConfig, Runner, dry_run, request_for
+from holobench.runner import RunConfig, Runner, request_for
 from holobench.scoring.run import read_scores
 from holobench.scoring.score import score_match
 from holobench.submit import SubmissionError, pack, validate

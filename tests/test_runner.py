@@ -18,11 +18,12 @@ import pytest
 from holobench.backends import BackendOptions, SamplingParams
 from holobench.backends.openai import TRANSPORTS
 from holobench.errors import HoloBenchError
+from holobench.estimate import dry_run
 from holobench.journal import Journal
 from holobench.merge import merge_runs
 from holobench.prompts import split_reasoning
 from holobench.records import Prediction
-from holobench.runner import RunConfig, Runner, dry_run, in_shard
+from holobench.runner import RunConfig, Runner, in_shard
 from holobench.suite import generate_suite, load_suite
 from holobench.testing.fake_server import FakeOpenAIServer, Fault, ServerState, answer_for
 

@@ -92,14 +92,7 @@ def run(
 ) -> None:
     """Run a backend over instances into a resumable predictions journal."""
     flags = BackendFlags(backend, model, base_url, api_key_env, option, concurrency, max_retries, cache_dir)
-    in_range("--temperature", temperature, 0)
-    in_range("--top-p", top_p, 0, 1, above=True)
-    in_range("--max-tokens", max_tokens, 1)
-    flags.check_limits()
-    in_range("--max-retry-after", max_retry_after, 0, above=True)
-    in_range("--timeout", timeout, 0, above=True)
-    in_range("--context-window", context_window, 1)
-    flags.check_url("--base-url")
+    _check_options(flags, temperature, top_p, max_tokens, max_retry_after, timeout, context_window)
     if not dry_run:
         check_output_dir(output, "run")
     from holobench.runner import RunConfig, parse_shard
@@ -126,9 +119,29 @@ def run(
     _run_journal(instances, output, config, supersede)
 
 
+def _check_options(
+    flags: BackendFlags,
+    temperature: float,
+    top_p: float,
+    max_tokens: int,
+    max_retry_after: float,
+    timeout: float,
+    context_window: int | None,
+) -> None:
+    """Every numeric option, before any work, in the order ``--help`` lists them."""
+    in_range("--temperature", temperature, 0)
+    in_range("--top-p", top_p, 0, 1, above=True)
+    in_range("--max-tokens", max_tokens, 1)
+    flags.check_limits()
+    in_range("--max-retry-after", max_retry_after, 0, above=True)
+    in_range("--timeout", timeout, 0, above=True)
+    in_range("--context-window", context_window, 1)
+    flags.check_url("--base-url")
+
+
 def _print_estimate(instances: Path, config: RunConfig) -> None:
     """--dry-run: token counts and the cost estimate, one ``key: value`` line each."""
-    from holobench.runner import dry_run as estimate
+    from holobench.estimate import dry_run as estimate
 
     for key, value in estimate(instances, config).items():
         out.print(f"{key}: {value}", markup=False)
