@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from holobench.aggregate import N_BOOT, SEED, Run, bootstrap_ci
+from holobench.aggregate import N_BOOT, SEED, Run
+from holobench.paired import NoCommonInstances, paired_difference
 from holobench.prompts import answer_format, closed_book
-from holobench.records import ScoreRecord
 
 ALL = "all"
 COLUMNS = [
@@ -87,47 +87,46 @@ def pair_runs(runs: Sequence[Run]) -> tuple[list[tuple[Run, Run]], list[str]]:
     return pairs, notes
 
 
-def _answerable_scores(run: Run) -> dict[str, ScoreRecord]:
-    """Scored records of instances that are not unanswerable by design, by id."""
-    return {r.id: r for r in run.records if r.status == "scored" and r.score is not None and r.answerable is not False}
+def _answerable(run: Run, category: str) -> Run:
+    """The run's records of ``category`` (or all) that are not unanswerable by design."""
+    kept = [
+        r
+        for r in run.records
+        if r.answerable is not False and (category == ALL or category in {c.value for c in r.categories})
+    ]
+    return Run(run.label, kept)
 
 
 def _pair_rows(open_run: Run, closed_run: Run, n_boot: int, seed: int) -> list[dict[str, object]]:
-    opened, closed = _answerable_scores(open_run), _answerable_scores(closed_run)
-    categories = sorted({c.value for r in [*opened.values(), *closed.values()] for c in r.categories})
+    """One row per category: the paired difference (holobench.paired) of the two runs there."""
+    categories = sorted({c.value for r in [*open_run.records, *closed_run.records] for c in r.categories})
     backend, model, prompt = _key(open_run)
     rows: list[dict[str, object]] = []
     for category in [ALL, *categories]:
-
-        def ids(records: dict[str, ScoreRecord], category: str = category) -> set[str]:
-            return {i for i, r in records.items() if category == ALL or category in {c.value for c in r.categories}}
-
-        in_open, in_closed = ids(opened), ids(closed)
-        both = sorted(in_open & in_closed)
-        if not both:
+        try:
+            pair = paired_difference(
+                _answerable(open_run, category),
+                _answerable(closed_run, category),
+                n_boot=n_boot,
+                seed=[seed, zlib.crc32(f"{closed_run.label}/{category}".encode())],
+            )
+        except NoCommonInstances:
             continue
-        a = np.array([opened[i].score for i in both], dtype=float)
-        b = np.array([closed[i].score for i in both], dtype=float)
-        queries = np.array([opened[i].query_id for i in both])
-        low, high = bootstrap_ci(
-            a - b, queries, n_boot=n_boot, seed=[seed, zlib.crc32(f"{closed_run.label}/{category}".encode())]
-        )
-        mean_open, mean_closed = float(a.mean()), float(b.mean())
         rows.append(
             {
                 "model": ":".join(dict.fromkeys([backend, model])),
                 "prompt": prompt,
                 "category": category,
-                "open": mean_open,
-                "closed": mean_closed,
-                "gap": mean_open - mean_closed,
-                "gap_ci_low": low,
-                "gap_ci_high": high,
-                "closed_share": mean_closed / mean_open if mean_open > 0 else np.nan,
-                "n": len(both),
-                "queries": len(set(queries)),
-                "open_only": len(in_open - in_closed),
-                "closed_only": len(in_closed - in_open),
+                "open": pair.mean_a,
+                "closed": pair.mean_b,
+                "gap": pair.diff,
+                "gap_ci_low": pair.ci_low,
+                "gap_ci_high": pair.ci_high,
+                "closed_share": pair.mean_b / pair.mean_a if pair.mean_a > 0 else np.nan,
+                "n": pair.n_pairs,
+                "queries": pair.queries,
+                "open_only": pair.only_a,
+                "closed_only": pair.only_b,
                 "open_run": open_run.label,
                 "closed_run": closed_run.label,
             }
