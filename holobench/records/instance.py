@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,6 +47,16 @@ class InstanceConfig(BaseModel):
     seed: int
     sampling: str | None = Field(default=None, description="'answerable'; absent for uniform sampling")
     positives: float | None = Field(default=None, description="answerable: share of the budget for answer rows")
+
+    @property
+    def setting(self) -> Literal["amount", "density"]:
+        """Which grid axis the instance sits on: a fixed amount of relevant tokens, or a density."""
+        return "amount" if self.info_amount is not None else "density"
+
+    @property
+    def level(self) -> float:
+        """The instance's value on that axis: tokens of relevant rows, or a fraction of the context."""
+        return float(self.info_amount if self.info_amount is not None else self.info_density or 0.0)
 
 
 class InstanceStats(BaseModel):

@@ -309,8 +309,6 @@ def instance_view(instance: Instance, runs: Sequence[LoadedRun], carriers: list[
 
 def sample(instance: Instance, runs: Sequence[LoadedRun], positions: list[list[tuple[int, float, float]]]) -> Sample:
     config = instance.config
-    density = config.info_density is not None
-    level = config.info_density if config.info_density is not None else config.info_amount or 0
     return Sample(
         id=instance.id,
         file=file_name(instance.id),
@@ -320,8 +318,8 @@ def sample(instance: Instance, runs: Sequence[LoadedRun], positions: list[list[t
         categories=[c.value for c in instance.categories],
         question=instance.question,
         length=config.target_tokens,
-        setting="density" if density else "amount",
-        level=float(level),
+        setting=config.setting,
+        level=config.level,
         placement=config.placement.value,
         answerable=instance.answerable,
         gold_rows=len(instance.gold.rows),
