@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import zlib
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +33,7 @@ from holobench.context import InstanceBuilder
 from holobench.environment import GENERATION_PACKAGES, versions
 from holobench.errors import HoloBenchError
 from holobench.jsonl import file_hash, read_instances, read_jsonl, write_jsonl
-from holobench.records import LABEL_WEIGHT, Label, RunManifest
+from holobench.records import LABEL_WEIGHT, Label, RunManifest, ScoreRecord
 from holobench.sources import open_source
 from holobench.sources.base import Source
 from holobench.token_cache import cache_root
@@ -42,6 +42,7 @@ from holobench.tokenizers import get_tokenizer
 __all__ = [
     "InstanceCarriers",
     "PositionItem",
+    "carried_rows",
     "compute_carriers",
     "decile",
     "gold_carriers",
@@ -219,6 +220,20 @@ def missed_lines(carriers: list[list[int]], labels: list[Label]) -> list[int]:
     return sorted({line for lines, label in zip(carriers, labels, strict=False) if label is Label.NO for line in lines})
 
 
+def carried_rows(
+    record: ScoreRecord, carriers: list[list[int]], n_lines: int
+) -> Iterator[tuple[int, int, float, float, float]]:
+    """(gold row, carrier line, its relative position, the row's credit, weight = 1 / carriers) for
+    every judged gold row and line that carries it; nothing for a record that was not scored, or
+    for an instance unanswerable by design (no line carries its empty answer). The report's tables
+    and the viewer both count from this."""
+    if record.status != "scored" or record.answerable is False:
+        return
+    for row, (label, lines) in enumerate(zip(record.labels, carriers, strict=False)):
+        for line in lines:
+            yield row, line, relative_position(line, n_lines), LABEL_WEIGHT[label], 1.0 / len(lines)
+
+
 def position_frame(runs: Iterable[Run], found: Mapping[str, InstanceCarriers]) -> pd.DataFrame:
     """One row per (run, scored instance, judged gold row, carrier line, category): categories are
     exploded as in ``aggregate.frame`` (``primary`` marks the first); weight is 1 / carriers."""
@@ -226,29 +241,27 @@ def position_frame(runs: Iterable[Run], found: Mapping[str, InstanceCarriers]) -
     for run in runs:
         for record in run.records:
             traced = found.get(record.id)
-            if record.status != "scored" or traced is None or record.answerable is False:
+            if traced is None:
                 continue
-            for row, (label, lines) in enumerate(zip(record.labels, traced.carriers, strict=False)):
-                for line in lines:
-                    position = relative_position(line, traced.lines)
-                    for category in record.categories:
-                        rows.append(
-                            {
-                                "model": run.label,
-                                "id": record.id,
-                                "query_id": record.query_id,
-                                "category": category.value,
-                                "primary": category == record.categories[0],
-                                "placement": record.placement.value,
-                                "target_tokens": record.target_tokens,
-                                "row": row,
-                                "line": line,
-                                "position": position,
-                                "decile": decile(position),
-                                "credit": LABEL_WEIGHT[label],
-                                "weight": 1.0 / len(lines),
-                            }
-                        )
+            for row, line, position, credit, weight in carried_rows(record, traced.carriers, traced.lines):
+                for category in record.categories:
+                    rows.append(
+                        {
+                            "model": run.label,
+                            "id": record.id,
+                            "query_id": record.query_id,
+                            "category": category.value,
+                            "primary": category == record.categories[0],
+                            "placement": record.placement.value,
+                            "target_tokens": record.target_tokens,
+                            "row": row,
+                            "line": line,
+                            "position": position,
+                            "decile": decile(position),
+                            "credit": credit,
+                            "weight": weight,
+                        }
+                    )
     return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
 

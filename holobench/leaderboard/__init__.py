@@ -322,7 +322,10 @@ def _write_viewer(
         runs.append(loaded(entry.label, sub.source.name, sub.predictions, entry.scores, manifest, sub.manifest.scorer))
         entry.viewer = f"viewer/index.html?run={entry.rank - 1}"
     folder.mkdir()
-    write_site(runs, instances, folder, title=f"HoloBench leaderboard: {subs[0].manifest.suite} answers")
+    suite = subs[0].manifest
+    write_site(
+        runs, instances, folder, title=f"HoloBench leaderboard: {suite.suite} answers", digest=suite.instances_sha256
+    )
 
 
 def build(paths: list[Path], out: Path, *, instances: Path | None = None, verify_gold: bool = True) -> dict[str, Any]:

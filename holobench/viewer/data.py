@@ -181,9 +181,9 @@ def label_runs(runs: Sequence[LoadedRun]) -> None:
         run.info.label = label
 
 
-def instances_file(runs: Sequence[LoadedRun], given: Path | None) -> Path:
-    """The instances file every run answered: ``given``, else the one their manifests name."""
-    hashes = {r.manifest.instances_sha256 for r in runs if r.manifest.instances_sha256}
+def instances_file(runs: Sequence[LoadedRun], given: Path | None) -> tuple[Path, str]:
+    """The instances file every run answered (``given``, else the one their manifests name) and
+    its sha256, which the viewer's manifest records too."""
     if given is None:
         named = [Path(r.manifest.instances) for r in runs if r.manifest.instances]
         found = next((p for p in named if p.is_file()), None)
@@ -196,15 +196,14 @@ def instances_file(runs: Sequence[LoadedRun], given: Path | None) -> Path:
     path = given / "instances.jsonl" if given.is_dir() else given
     if not path.is_file():
         raise HoloBenchError(f"{given}: no instances file here; pass the suite's instances.jsonl with --instances")
-    if hashes:
-        digest = file_hash(path)
-        other = next((r for r in runs if r.manifest.instances_sha256 not in (None, digest)), None)
-        if other is not None:
-            raise HoloBenchError(
-                f"{other.info.path}: answered another instances file than {path} (the sha256 differs); "
-                "view runs of one suite together, and pass that suite's instances with --instances"
-            )
-    return path
+    digest = file_hash(path)
+    other = next((r for r in runs if r.manifest.instances_sha256 not in (None, digest)), None)
+    if other is not None:
+        raise HoloBenchError(
+            f"{other.info.path}: answered another instances file than {path} (the sha256 differs); "
+            "view runs of one suite together, and pass that suite's instances with --instances"
+        )
+    return path, digest
 
 
 def cell(run: LoadedRun, instance_id: str) -> Cell | None:

@@ -25,8 +25,8 @@ from holobench._io import atomic_write_text, naming, staged_dir
 from holobench._version import __version__
 from holobench.errors import HoloBenchError
 from holobench.jsonl import file_hash, leading_id, read_instances
-from holobench.position import compute_carriers, decile, relative_position
-from holobench.records import LABEL_WEIGHT, Instance
+from holobench.position import carried_rows, compute_carriers, decile
+from holobench.records import Instance
 from holobench.viewer.data import LoadedRun, Sample, instance_view, instances_file, label_runs, load_run, sample
 
 PACKAGE = Path(__file__).resolve().parent
@@ -67,13 +67,10 @@ def _positions(
     for run in runs:
         record = run.scores.get(instance.id)
         found: dict[int, list[float]] = {}
-        # unanswerable by design: no line carries the (empty) answer, as in the report's tables
-        if record is not None and record.status == "scored" and instance.answerable is not False:
-            for label, lines in zip(record.labels, carriers, strict=False):
-                for line in lines:
-                    cell = found.setdefault(decile(relative_position(line, n)), [0.0, 0.0])
-                    cell[0] += 1 / len(lines)
-                    cell[1] += LABEL_WEIGHT[label] / len(lines)
+        for _, _, position, credit, weight in carried_rows(record, carriers, n) if record is not None else ():
+            cell = found.setdefault(decile(position), [0.0, 0.0])
+            cell[0] += weight
+            cell[1] += credit * weight
         out.append([(d, round(w, 6), round(f, 6)) for d, (w, f) in sorted(found.items())])
     return out
 
@@ -150,10 +147,17 @@ def _render(staging: Path, title: str) -> None:
 
 
 def write_site(
-    runs: Sequence[LoadedRun], instances: Path, folder: Path, *, title: str, progress: Progress = None
+    runs: Sequence[LoadedRun],
+    instances: Path,
+    folder: Path,
+    *,
+    title: str,
+    progress: Progress = None,
+    digest: str | None = None,
 ) -> ViewerManifest:
     """Write the viewer of ``runs`` (already loaded and labelled) into the empty ``folder``; the
-    leaderboard calls this for its entries inside its own staging folder."""
+    leaderboard calls this for its entries inside its own staging folder. ``digest``: the
+    instances file's sha256 when the caller has it already (a paper suite is 750 MB)."""
     notes: list[str] = []
     samples = _write_instances(instances, runs, folder, progress, notes)
     infos = [r.info.model_dump(mode="json") for r in runs]
@@ -163,7 +167,7 @@ def write_site(
     manifest = ViewerManifest(
         holobench_version=__version__,
         instances=str(instances),
-        instances_sha256=file_hash(instances),
+        instances_sha256=digest or file_hash(instances),
         runs=infos,
         samples=len(samples),
         notes=notes,
@@ -186,9 +190,9 @@ def build_viewer(
         raise HoloBenchError("view needs at least one run folder")
     runs = [load_run(p, scorer) for p in run_paths]
     label_runs(runs)
-    path = instances_file(runs, instances)
+    path, digest = instances_file(runs, instances)
     with staged_dir(out, "viewer") as staging:
-        return write_site(runs, path, staging, title=title, progress=progress)
+        return write_site(runs, path, staging, title=title, progress=progress, digest=digest)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
