@@ -24,6 +24,7 @@ OUTPUT_NAMES = {
     "submission": "submission folder",
     "viewer": "viewer site",
     "export": "dataset export",
+    "lm-eval": "lm-eval task folder",
 }
 OUTPUT_KINDS: dict[str, Callable[[Path], bool]] = {
     "suite": lambda d: (d / "instances.jsonl").is_file(),
@@ -34,6 +35,7 @@ OUTPUT_KINDS: dict[str, Callable[[Path], bool]] = {
     "submission": lambda d: (d / "manifest.json").is_file() and (d / "scores.jsonl").is_file(),
     "viewer": lambda d: (d / "viewer.json").is_file(),
     "export": lambda d: (d / "holobench-export.json").is_file(),
+    "lm-eval": lambda d: (d / "utils.py").is_file() and (d / "instances.jsonl").is_file(),
 }
 
 

@@ -65,8 +65,12 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "holobench.export",
         ),
     ),
+    # other harnesses' entry points: they import the library they serve, lazily or on their own
+    ("interop", ("holobench.interop",)),
     ("front", ("holobench.cli", "holobench.testing", "holobench")),
 )
+#: libraries of optional extras that only ``holobench.interop`` may import
+INTEROP_LIBRARIES = ("inspect_ai", "lm_eval")
 
 
 def module_name(path: Path) -> str:
@@ -194,3 +198,26 @@ def test_a_cycle_is_caught() -> None:
     path = PACKAGE / "lines.py"  # context imports lines; lines importing context closes a loop
     edges = graph({"holobench.lines": path.read_text(encoding="utf-8") + "\nfrom holobench.context import build\n"})
     assert any({"holobench.context", "holobench.lines"} <= set(group) for group in cycles(edges))
+
+
+def third_party_imports(source: str) -> set[str]:
+    """The top-level names of every module ``source`` imports, wherever the import sits."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_only_interop_imports_the_harnesses() -> None:
+    """The core runs without inspect_ai and lm-eval installed: only their entry points import them."""
+    offenders = sorted(
+        module
+        for path in PACKAGE.rglob("*.py")
+        if not (module := module_name(path)).startswith("holobench.interop")
+        and third_party_imports(path.read_text(encoding="utf-8")) & set(INTEROP_LIBRARIES)
+    )
+    assert offenders == []
+    assert "inspect_ai" in third_party_imports((PACKAGE / "interop" / "inspect_tasks.py").read_text(encoding="utf-8"))
