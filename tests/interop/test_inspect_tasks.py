@@ -3,6 +3,7 @@ inspect_ai with its mock model and against the loopback server, scored by holobe
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -170,3 +171,53 @@ def test_inspect_cli_against_the_loopback_server(
         assert scores[instance.id].value == record.score
     assert "sk-test-not-logged" not in path.read_bytes().decode("latin-1")
     assert not (tmp_path / "logs" / "logs").exists() and [p.name for p in tmp_path.iterdir()] == ["logs"]
+
+
+def test_the_judge_scores_as_holobench_score_judge(
+    tiny_suite: Path, tiny_instances: list[Instance], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """inspect's ``holobench_judge`` and ``holobench score --scorer judge`` ask one judge (on
+    loopback) about the same replies and record the same labels."""
+    from holobench.scoring.judge import JudgeConfig, score_judge
+    from holobench.scoring.run import read_scores
+    from holobench.testing.fake_server import ServerState
+    from tests.scoring.test_judge import oracle
+
+    monkeypatch.setenv("HB_TEST_JUDGE_KEY", "sk-judge-secret-never-logged")
+    monkeypatch.chdir(tmp_path)  # the judge's response cache (.cache/holobench) lands here
+    judge = FakeOpenAIServer(ServerState(reply=oracle)).start()
+    try:
+        log = run_eval(
+            "holobench/smoke",
+            tmp_path,
+            model="mockllm/model",
+            model_args={"custom_outputs": mock_outputs(tiny_instances)},
+            task_args={
+                "instances": str(tiny_suite),
+                "scorer": "match,judge",
+                "judge_model": "judge-model",
+                "judge_base_url": judge.base_url,
+                "judge_api_key_env": "HB_TEST_JUDGE_KEY",
+            },
+        )
+        run = tmp_path / "run"
+        run.mkdir()
+        lines = [
+            prediction_of(i, reply_for(i, n), backend="inspect", model="mockllm/model", prompt="cot").model_dump_json()
+            for n, i in enumerate(tiny_instances)
+        ]
+        (run / "predictions.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        options = {"model": "judge-model", "base_url": judge.base_url, "api_key_env": "HB_TEST_JUDGE_KEY"}
+        asyncio.run(score_judge(tiny_suite / "instances.jsonl", run, JudgeConfig(options=options, cache_dir=None)))
+    finally:
+        judge.stop()
+    records = {r.id: r for r in read_scores(run / "scores" / "judge")}
+    judged = sample_scores(log, "holobench_judge")
+    assert set(judged) == set(records)
+    for sample_id, score in judged.items():
+        assert score.value == records[sample_id].score
+        assert score.metadata["labels"] == [x.value for x in records[sample_id].labels]
+        assert score.metadata["scorer_version"] == records[sample_id].scorer_version
+    assert {s.value for s in judged.values()} == {s.value for s in sample_scores(log).values()}
+    logged = b"".join(p.read_bytes() for p in (tmp_path / "logs").iterdir())
+    assert b"sk-judge-secret" not in logged
