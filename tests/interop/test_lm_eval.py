@@ -129,3 +129,15 @@ def test_bad_sources_exit_2_and_write_nothing(
     )
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     assert (tmp_path / "other" / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_metadata_chooses_another_prompt(task_folder: Path, tiny_instances: list[Instance]) -> None:
+    """``lm_eval --metadata '{"prompt": "structured"}'`` reaches the dataset (lm-eval merges it over the YAML's)."""
+    pytest.importorskip("lm_eval")
+    from lm_eval.tasks import TaskManager
+
+    manager = TaskManager(include_path=str(task_folder), metadata={"prompt": "structured"})
+    task = manager.load([TASK])["tasks"][TASK]
+    doc = next(iter(task.test_docs()))
+    instance = tiny_instances[0]
+    assert task.doc_to_text(doc) == render_prompt("structured", instance.context, instance.question)
