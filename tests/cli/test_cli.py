@@ -90,7 +90,7 @@ COMMANDS = {
     ("verbalize", "llm"): ["--model", "--out", "--base-url", "--api-key-env", "--table", "--strict"],
     ("queries", "list"): ["--source", "db_id"],
     ("queries", "validate"): ["--source", "--verbose", "files"],
-    ("export",): ["--format", "--out", "hf", "jsonl"],
+    ("export",): ["--format", "--out", "hf", "jsonl", "lm-eval"],
 }
 
 
