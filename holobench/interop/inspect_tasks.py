@@ -27,11 +27,12 @@ from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
 from holobench._version import __version__
 from holobench.backends.base import SamplingParams
+from holobench.backends.registry import key_env
 from holobench.errors import HoloBenchError
 from holobench.interop.instances import InstanceSource, instance_source, task_instances
 from holobench.interop.replies import gold_text, prediction_of
 from holobench.prompts import CLOSED_PROMPTS, PROMPTS, prompt_version, render_prompt
-from holobench.records import Instance, ScoreRecord
+from holobench.records import Instance, Prediction, ScoreRecord
 from holobench.scoring.judge import JudgeScorer
 from holobench.scoring.match import DEFAULT_REL_TOL
 from holobench.scoring.run import ScorerOptions, base_record, unscorable
@@ -75,6 +76,7 @@ def holobench_prompt(prompt: str = "cot") -> Solver:
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         instance = _instance(state)
+        state.metadata["holobench_prompt"] = prompt  # the scorers read replies by its answer format
         state.messages = [ChatMessageUser(content=render_prompt(prompt, instance.context, instance.question))]
         return state
 
@@ -110,7 +112,7 @@ def score_of(record: ScoreRecord) -> Score:
     return Score(value=value, answer=record.answer, explanation=explanation, metadata=record.model_dump(mode="json"))
 
 
-def _record(state: TaskState, scorer_name: str) -> tuple[Instance, Any, ScoreRecord]:
+def _record(state: TaskState, scorer_name: str) -> tuple[Instance, Prediction, ScoreRecord]:
     """The instance, the reply as a prediction, and its record before any verdict."""
     instance = _instance(state)
     prompt = str(state.metadata.get("holobench_prompt", "cot"))
@@ -143,6 +145,8 @@ def holobench_judge(
 ) -> Scorer:
     """holobench's LLM judge through one of its backends (``api_key_env`` names the key's variable;
     the key itself never reaches the log)."""
+    if api_key_env is not None:
+        key_env(api_key_env)  # an unset variable fails the task now, not every sample later
     options = ScorerOptions(
         judge={"backend": backend, "model": model, "base_url": base_url, "api_key_env": api_key_env}
     )

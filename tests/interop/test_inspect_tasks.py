@@ -124,6 +124,10 @@ def test_an_export_folder_is_an_instances_source(
     [
         ({"scorer": "exact"}, "scorer='exact': use match, judge or match,judge"),
         ({"scorer": "judge"}, "-T judge_model=MODEL"),
+        (
+            {"scorer": "judge", "judge_model": "m", "judge_api_key_env": "HB_UNSET_KEY"},
+            "HB_UNSET_KEY: the variable is not set",
+        ),
         ({"prompt": "fewshot"}, "prompt='fewshot': use one of"),
         ({"lengths": "big"}, "lengths='big'"),
         ({"instances": "no/such/instances.jsonl"}, "no such file or folder"),
