@@ -5,8 +5,10 @@ latency and cost accounting."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 import time
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,7 +128,10 @@ class Client:
         cache: ResponseCache | None = None,
         prices: PriceTable | None = None,
         max_retry_after: float = MAX_RETRY_AFTER,
+        slots: AbstractAsyncContextManager[Any] | None = None,
     ) -> None:
+        """``slots``, when given, is entered around each attempt inside this client's own bound:
+        a slot of a bound shared with other processes (a Ray run's workers share one)."""
         if concurrency < 1:
             raise HoloBenchError("concurrency must be at least 1")
         self.max_retry_after = max_retry_after
@@ -140,6 +145,7 @@ class Client:
         self.price = prices.lookup(backend.model) if prices else None
         self.totals = Totals()
         self._semaphore = asyncio.Semaphore(concurrency)
+        self._slots: AbstractAsyncContextManager[Any] = slots or contextlib.nullcontext()
 
     # ------------------------------------------------------------------ keys and accounting
     def key(self, request: ChatRequest) -> str:
@@ -178,7 +184,7 @@ class Client:
         return max(float(retry_after), exp)
 
     async def _attempt(self, request: ChatRequest, clock: _Clock) -> Completion:
-        async with self._semaphore:  # held per attempt, released while backing off
+        async with self._semaphore, self._slots:  # held per attempt, released while backing off
             clock.start()
             try:
                 async with asyncio.timeout(self.timeout):  # no extra task per request, unlike wait_for

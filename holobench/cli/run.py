@@ -3,6 +3,7 @@ the shards of one run."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,7 +15,6 @@ from holobench.cli.common import (
     RESPONSE_CACHE,
     BackendFlags,
     BackendOpt,
-    BaseUrlOpt,
     CacheDirOpt,
     ConcurrencyOpt,
     KeyEnvOpt,
@@ -26,9 +26,10 @@ from holobench.cli.common import (
     out,
     progress_bar,
 )
+from holobench.errors import HoloBenchError
 
 if TYPE_CHECKING:
-    from holobench.runner import RunConfig
+    from holobench.runner import RunConfig, Runner
 
 InstancesOpt = Annotated[Path, typer.Option(help="instances.jsonl from holobench generate")]
 RunOutOpt = Annotated[Path, typer.Option("--out", "-o", help="run folder, e.g. results/<run>")]
@@ -60,6 +61,18 @@ ClosedBookOpt = Annotated[
     ),
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="count tokens and estimate cost; send nothing")]
+BaseUrlsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--base-url", help="OpenAI-compatible endpoint; repeat it for a fleet of servers of one model"),
+]
+ExecutorOpt = Annotated[str, typer.Option(help="local (this process) or ray (workers on a Ray cluster)")]
+RayAddressOpt = Annotated[
+    str | None, typer.Option(help="--executor ray: the cluster (default: RAY_ADDRESS, else a local one)")
+]
+RayWorkersOpt = Annotated[
+    int | None,
+    typer.Option(help="--executor ray: workers (default: one per node; vllm: every replica the GPUs hold)"),
+]
 
 
 def run(
@@ -67,7 +80,7 @@ def run(
     backend: BackendOpt,
     output: RunOutOpt,
     model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
+    base_url: BaseUrlsOpt = None,
     api_key_env: KeyEnvOpt = None,
     prompt: PromptOpt = "cot",
     fewshot_seed: FewshotSeedOpt = 0,
@@ -89,17 +102,24 @@ def run(
     tokenizer: TokenizerOpt = None,
     dry_run: DryRunOpt = False,
     supersede: SupersedeOpt = False,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    ray_workers: RayWorkersOpt = None,
 ) -> None:
     """Run a backend over instances into a resumable predictions journal."""
-    flags = BackendFlags(backend, model, base_url, api_key_env, option, concurrency, max_retries, cache_dir)
+    urls = base_url or []
+    flags = BackendFlags(
+        backend, model, urls[0] if urls else None, api_key_env, option, concurrency, max_retries, cache_dir
+    )
     _check_options(flags, temperature, top_p, max_tokens, max_retry_after, timeout, context_window)
+    _check_placement(urls, executor, ray_workers)
     if not dry_run:
         check_output_dir(output, "run")
     from holobench.runner import RunConfig, parse_shard
 
     config = RunConfig(
         backend=backend,
-        options=flags.backend_options(context_window),
+        options=flags.backend_options(context_window).model_copy(update={"more_base_urls": tuple(urls[1:])}),
         prompt=prompt,
         fewshot_seed=fewshot_seed,
         closed_book=closed_book,
@@ -116,7 +136,7 @@ def run(
     if dry_run:
         _print_estimate(instances, config)
         return
-    _run_journal(instances, output, config, supersede)
+    _run_journal(instances, output, config, supersede, Placement(executor, ray_address, ray_workers))
 
 
 def _check_options(
@@ -139,6 +159,38 @@ def _check_options(
     flags.check_url("--base-url")
 
 
+def _check_placement(urls: list[str], executor: str, ray_workers: int | None) -> None:
+    """Every further --base-url, then where the run goes, before any work."""
+    from holobench._urls import check_base_url
+    from holobench.executors import EXECUTORS
+
+    for url in urls[1:]:
+        check_base_url(url, "--base-url")
+    if executor not in EXECUTORS:
+        raise HoloBenchError(f"--executor {executor!r}: use one of {', '.join(EXECUTORS)}")
+    if ray_workers is not None and executor != "ray":
+        raise HoloBenchError("--ray-workers needs --executor ray")
+    in_range("--ray-workers", ray_workers, 1)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a run's requests are sent from: this process, or workers on a Ray cluster."""
+
+    executor: str = "local"
+    address: str | None = None
+    workers: int | None = None
+
+    def runner(self, instances: Path, output: Path, config: RunConfig, supersede: bool) -> Runner:
+        if self.executor == "local":
+            from holobench.runner import Runner
+
+            return Runner(instances, output, config, supersede=supersede)
+        from holobench.ray_run import RayRunner
+
+        return RayRunner(instances, output, config, address=self.address, workers=self.workers, supersede=supersede)
+
+
 def _print_estimate(instances: Path, config: RunConfig) -> None:
     """--dry-run: token counts and the cost estimate, one ``key: value`` line each."""
     from holobench.estimate import dry_run as estimate
@@ -147,16 +199,17 @@ def _print_estimate(instances: Path, config: RunConfig) -> None:
         out.print(f"{key}: {value}", markup=False)
 
 
-def _run_journal(instances: Path, output: Path, config: RunConfig, supersede: bool = False) -> None:
+def _run_journal(
+    instances: Path, output: Path, config: RunConfig, supersede: bool = False, placement: Placement = Placement()
+) -> None:
     """The run itself, under a bar of answers, request rate, tokens and cost (it appears with
     the first answer, so an error found before any work stays the only line on stderr)."""
     import asyncio
     import time
 
     from holobench.backends.client import Client
-    from holobench.runner import Runner
 
-    runner = Runner(instances, output, config, supersede=supersede)
+    runner = placement.runner(instances, output, config, supersede)
     started = time.perf_counter()
     with progress_bar("{task.fields[rate]} | {task.fields[tokens]} tok | ${task.fields[cost]}") as bar:
         task = bar.add_task(f"{config.backend} {runner.backend.model}", total=None, rate="", tokens=0, cost="0")
