@@ -72,10 +72,11 @@ def worker_count(nodes: list[dict[str, Any]], gpus: int, wanted: int | None) -> 
 
 
 def _cause(exc: BaseException) -> str:
-    """The error a worker raised, out of Ray's report around it: its last ``...Error: ...`` line."""
+    """What a worker raised, out of Ray's report around it: the message of its last
+    ``...Error: message`` line."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    raised = [line for line in lines if line.split(":", 1)[0].endswith(("Error", "Exception"))]
-    return (raised or lines or [type(exc).__name__])[-1]
+    raised = [line for line in lines if line.split(": ", 1)[0].endswith(("Error", "Exception")) and ": " in line]
+    return raised[-1].split(": ", 1)[1] if raised else (lines or [type(exc).__name__])[0]
 
 
 class WorkerPool:

@@ -1,0 +1,96 @@
+"""The pieces of a Ray run that need no cluster: the limiter's bookkeeping (a dead worker's
+slots come back, and only once), how many workers fit, and the totals a worker's records add up to."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from holobench.backends.baselines import NoAnswerBackend
+from holobench.backends.client import Client
+from holobench.errors import HoloBenchError
+from holobench.ray_run import _account, _cause, worker_count
+from holobench.ray_workers import Limiter
+from holobench.records import Prediction, Usage
+
+
+def test_the_limiter_hands_out_its_slots_and_no_more() -> None:
+    async def main() -> None:
+        limiter = Limiter(2, grace=0.0)
+        assert await limiter.acquire("a") and await limiter.acquire("b")
+        third = asyncio.ensure_future(limiter.acquire("a"))
+        await asyncio.sleep(0)
+        assert not third.done()  # both slots are out
+        await limiter.release("b")
+        assert await third
+        assert await limiter.stats() == {"slots": 2, "peak": 2, "held": 2}
+
+    asyncio.run(main())
+
+
+def test_a_forgotten_worker_gives_back_what_it_held_once() -> None:
+    async def main() -> None:
+        limiter = Limiter(2, grace=0.0)
+        assert await limiter.acquire("dead") and await limiter.acquire("dead")
+        waiting = asyncio.ensure_future(limiter.acquire("live"))
+        await limiter.forget("dead")
+        assert await waiting
+        await limiter.release("dead")  # a late release of the dead worker's must not add a slot
+        assert await limiter.acquire("live")
+        extra = asyncio.ensure_future(limiter.acquire("live"))
+        await asyncio.sleep(0)
+        assert not extra.done()  # both slots are the live worker's: the bound holds
+        extra.cancel()
+        assert await limiter.stats() == {"slots": 2, "peak": 2, "held": 2}
+
+    asyncio.run(main())
+
+
+def test_a_worker_given_up_for_dead_gets_no_slot() -> None:
+    async def main() -> None:
+        limiter = Limiter(1, grace=0.0)
+        await limiter.forget("dead")
+        assert not await limiter.acquire("dead")
+        assert await limiter.acquire("live")  # the slot it was handed went back
+
+    asyncio.run(main())
+
+
+def nodes(*resources: dict[str, float]) -> list[dict[str, Any]]:
+    return [{"Resources": r} for r in resources]
+
+
+def test_worker_counts_are_what_the_cluster_can_place() -> None:
+    cluster = nodes({"CPU": 4, "GPU": 2}, {"CPU": 2, "GPU": 8}, {"CPU": 0.0})
+    assert worker_count(cluster, 0, None) == 2  # one per node with a CPU
+    assert worker_count(cluster, 0, 6) == 6
+    assert worker_count(cluster, 2, None) == 5  # 1 + 4 replicas of two GPUs
+    assert worker_count(cluster, 8, None) == 1
+    with pytest.raises(HoloBenchError, match=r"^a replica needs 16 GPUs on one node"):
+        worker_count(cluster, 16, None)
+    with pytest.raises(HoloBenchError, match=r"^--ray-workers 7: each worker takes a CPU and the Ray cluster has 6$"):
+        worker_count(cluster, 0, 7)
+    with pytest.raises(HoloBenchError, match=r"^--ray-workers 3: the Ray cluster's GPUs hold 2 replicas"):
+        worker_count(cluster, 4, 3)
+
+
+def test_a_workers_error_is_its_own_last_line() -> None:
+    report = "ActorDiedError: The actor died...\n  File x\nholobench.errors.HoloBenchError: batch_size must be 1+\n"
+    assert _cause(RuntimeError(report)) == "batch_size must be 1+"
+    assert _cause(RuntimeError("something odd\nmore")) == "something odd"
+    assert _cause(RuntimeError("")) == "RuntimeError"
+
+
+def test_workers_records_add_up_as_the_client_counts() -> None:
+    client = Client(NoAnswerBackend())
+    base = {"backend": "openai", "model": "m", "prompt": "cot"}
+    usage = Usage(prompt_tokens=10, completion_tokens=2)
+    _account(client, Prediction(id="a", status="ok", attempts=1, usage=usage, latency_s=0.5, cost_usd=0.1, **base))
+    _account(client, Prediction(id="b", status="ok", cached=True, usage=usage, **base))
+    _account(client, Prediction(id="c", status="error", attempts=3, error="http: 500", **base))
+    _account(client, Prediction(id="d", status="skipped", skip_reason="context_length", **base))  # never sent
+    t = client.totals
+    assert (t.requests, t.cached, t.failures) == (3, 1, 1)
+    assert (t.prompt_tokens, t.completion_tokens, t.cost_usd, t.latencies) == (10, 2, 0.1, [0.5])
