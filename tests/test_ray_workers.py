@@ -4,12 +4,15 @@ slots come back, and only once), how many workers fit, and the totals a worker's
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from holobench.backends.baselines import NoAnswerBackend
 from holobench.backends.client import Client
+from holobench.cli import main
 from holobench.errors import HoloBenchError
 from holobench.ray_run import _account, _cause, worker_count
 from holobench.ray_workers import Limiter
@@ -94,3 +97,28 @@ def test_workers_records_add_up_as_the_client_counts() -> None:
     t = client.totals
     assert (t.requests, t.cached, t.failures) == (3, 1, 1)
     assert (t.prompt_tokens, t.completion_tokens, t.cost_usd, t.latencies) == (10, 2, 0.1, [0.5])
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--executor", "spark"], "error: --executor 'spark': use one of local, ray"),
+        (["--ray-workers", "2"], "error: --ray-workers needs --executor ray"),
+        (["--executor", "ray", "--ray-workers", "0"], "error: --ray-workers 0: give a number at least 1"),
+    ],
+)
+def test_where_a_run_goes_is_checked_before_any_work(
+    flags: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    smoke_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    argv = ["holobench", "run", "--instances", str(smoke_file), "--backend", "no-answer", "-o", str(tmp_path / "o")]
+    monkeypatch.setattr(sys, "argv", [*argv, *flags])
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code == 2
+    assert capsys.readouterr().err.strip() == message
+    assert not (tmp_path / "o").exists()

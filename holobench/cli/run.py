@@ -112,7 +112,7 @@ def run(
         backend, model, urls[0] if urls else None, api_key_env, option, concurrency, max_retries, cache_dir
     )
     _check_options(flags, temperature, top_p, max_tokens, max_retry_after, timeout, context_window)
-    _check_placement(urls, executor, ray_workers)
+    _check_run_on(urls, executor, ray_workers)
     if not dry_run:
         check_output_dir(output, "run")
     from holobench.runner import RunConfig, parse_shard
@@ -136,7 +136,7 @@ def run(
     if dry_run:
         _print_estimate(instances, config)
         return
-    _run_journal(instances, output, config, supersede, Placement(executor, ray_address, ray_workers))
+    _run_journal(instances, output, config, supersede, RunOn(executor, ray_address, ray_workers))
 
 
 def _check_options(
@@ -159,7 +159,7 @@ def _check_options(
     flags.check_url("--base-url")
 
 
-def _check_placement(urls: list[str], executor: str, ray_workers: int | None) -> None:
+def _check_run_on(urls: list[str], executor: str, ray_workers: int | None) -> None:
     """Every further --base-url, then where the run goes, before any work."""
     from holobench._urls import check_base_url
     from holobench.executors import EXECUTORS
@@ -174,7 +174,7 @@ def _check_placement(urls: list[str], executor: str, ray_workers: int | None) ->
 
 
 @dataclass(frozen=True)
-class Placement:
+class RunOn:
     """Where a run's requests are sent from: this process, or workers on a Ray cluster."""
 
     executor: str = "local"
@@ -200,7 +200,7 @@ def _print_estimate(instances: Path, config: RunConfig) -> None:
 
 
 def _run_journal(
-    instances: Path, output: Path, config: RunConfig, supersede: bool = False, placement: Placement = Placement()
+    instances: Path, output: Path, config: RunConfig, supersede: bool = False, run_on: RunOn = RunOn()
 ) -> None:
     """The run itself, under a bar of answers, request rate, tokens and cost (it appears with
     the first answer, so an error found before any work stays the only line on stderr)."""
@@ -209,7 +209,7 @@ def _run_journal(
 
     from holobench.backends.client import Client
 
-    runner = placement.runner(instances, output, config, supersede)
+    runner = run_on.runner(instances, output, config, supersede)
     started = time.perf_counter()
     with progress_bar("{task.fields[rate]} | {task.fields[tokens]} tok | ${task.fields[cost]}") as bar:
         task = bar.add_task(f"{config.backend} {runner.backend.model}", total=None, rate="", tokens=0, cost="0")
