@@ -189,6 +189,41 @@ def test_without_ray_the_cli_says_how_to_install_it(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_run_whose_workers_all_die_stops_and_a_rerun_resumes(
+    cluster: Cluster, smoke_file: Path, tmp_path: Path
+) -> None:
+    """The twelfth request the server gets kills every worker: the run stops with one line, what
+    was answered stays journaled once, and the rerun answers only the rest."""
+    runners: list[RayRunner] = []
+    seen = 0
+    guard = threading.Lock()
+
+    def kill_all_on_the_twelfth(prompt: str, attempt: int) -> Fault:
+        nonlocal seen
+        with guard:
+            seen += 1
+            if seen == 12:
+                for handle in runners[0].pool.handles:
+                    ray.kill(handle)
+        return Fault()
+
+    server = FakeOpenAIServer(ServerState(latency=0.05, plan=kill_all_on_the_twelfth)).start()
+    try:
+        config = http_config(server.base_url, timeout_s=15.0)
+        runners.append(RayRunner(smoke_file, tmp_path / "out", config))
+        with pytest.raises(HoloBenchError, match=r"^every Ray worker of this run is gone .*rerun the same command"):
+            asyncio.run(runners[0].run())
+        first = [p.id for p in journal(tmp_path / "out")]
+        assert len(first) == len(set(first)) and len(first) < 12  # answered before the kill, once each
+        again = asyncio.run(RayRunner(smoke_file, tmp_path / "out", config).run())
+        ids = instance_ids(smoke_file)
+        assert again["this_run"] == {"ok": len(ids) - len(first), "error": 0, "skipped": 0}
+        assert sorted(p.id for p in journal(tmp_path / "out")) == sorted(ids)
+        assert len(server.state.requests) <= len(ids) + BOUND and server.state.max_in_flight <= BOUND
+    finally:
+        server.stop()
+
+
 def test_a_node_removed_mid_run_loses_only_its_requests_and_a_rerun_resumes(
     cluster: Cluster, smoke_file: Path, tmp_path: Path
 ) -> None:
