@@ -31,8 +31,8 @@ from holobench.backends.registry import BackendOptions
 from holobench.errors import HoloBenchError
 from holobench.executors import _connect, _import_ray, ray_address
 from holobench.ray_workers import Limiter, Worker, WorkerFacts, remote_backend
-from holobench.records import Prediction
-from holobench.runner import RunConfig, Runner
+from holobench.records import Prediction, PromptItem
+from holobench.runner import ProgressFn, RunConfig, Runner
 
 #: GPUs one replica of a backend holds, by backend name: one line per engine that runs in the
 #: worker's process.  Backends not listed send requests elsewhere and hold none.
@@ -136,6 +136,15 @@ class WorkerPool:
             if self.limiter is not None:
                 self.limiter.forget.remote(self.facts[index].holder)
 
+    async def configure(self, payload: str) -> None:
+        """The run's final config to every live worker; one that died meanwhile is marked lost."""
+        for index, handle in enumerate(self.handles):
+            if self.alive[index]:
+                try:
+                    await handle.configure.remote(payload)
+                except self.ray.exceptions.RayActorError:
+                    self._lost(index)
+
     async def call(self, method: str, payload: Any) -> Any:
         """``method(payload)`` on a live worker, moving on to another while workers die."""
         while True:
@@ -206,15 +215,14 @@ class RayRunner(Runner):
             self.pool.close()
             raise
 
-    async def run(self, progress: Any = None) -> dict[str, Any]:
+    async def run(self, progress: ProgressFn | None = None) -> dict[str, Any]:
         try:
             return await super().run(progress)
         finally:
             self.pool.close()
 
     async def _dispatch(self, client: Client, done: set[str], record: Callable[[Prediction], None]) -> None:
-        payload = portable(self.config).model_dump_json()  # the prompt is resolved by now
-        await asyncio.gather(*(handle.configure.remote(payload) for handle in self.pool.live()))
+        await self.pool.configure(portable(self.config).model_dump_json())  # the prompt is resolved by now
 
         def counted(prediction: Prediction) -> None:
             _account(client, prediction)
@@ -226,7 +234,7 @@ class RayRunner(Runner):
             await self._run_concurrent(client, done, counted, lanes=self.config.concurrency + 4 * len(self.pool.live()))
         self.limits = await self.pool.limits()
 
-    async def _answer(self, client: Client, instance: Any) -> Prediction:
+    async def _answer(self, client: Client, instance: PromptItem) -> Prediction:
         prediction: Prediction = await self.pool.call("answer", instance)
         return prediction
 
