@@ -107,19 +107,17 @@ def run(
     ray_workers: RayWorkersOpt = None,
 ) -> None:
     """Run a backend over instances into a resumable predictions journal."""
-    urls = base_url or []
-    flags = BackendFlags(
-        backend, model, urls[0] if urls else None, api_key_env, option, concurrency, max_retries, cache_dir
-    )
+    first, more = (base_url[0], base_url[1:]) if base_url else (None, [])  # more than one: a fleet
+    flags = BackendFlags(backend, model, first, api_key_env, option, concurrency, max_retries, cache_dir)
     _check_options(flags, temperature, top_p, max_tokens, max_retry_after, timeout, context_window)
-    _check_run_on(urls, executor, ray_workers)
+    _check_run_on(more, executor, ray_workers)
     if not dry_run:
         check_output_dir(output, "run")
     from holobench.runner import RunConfig, parse_shard
 
     config = RunConfig(
         backend=backend,
-        options=flags.backend_options(context_window).model_copy(update={"more_base_urls": tuple(urls[1:])}),
+        options=flags.backend_options(context_window).model_copy(update={"more_base_urls": tuple(more)}),
         prompt=prompt,
         fewshot_seed=fewshot_seed,
         closed_book=closed_book,
@@ -159,12 +157,12 @@ def _check_options(
     flags.check_url("--base-url")
 
 
-def _check_run_on(urls: list[str], executor: str, ray_workers: int | None) -> None:
+def _check_run_on(more_urls: list[str], executor: str, ray_workers: int | None) -> None:
     """Every further --base-url, then where the run goes, before any work."""
     from holobench._urls import check_base_url
     from holobench.executors import EXECUTORS
 
-    for url in urls[1:]:
+    for url in more_urls:
         check_base_url(url, "--base-url")
     if executor not in EXECUTORS:
         raise HoloBenchError(f"--executor {executor!r}: use one of {', '.join(EXECUTORS)}")
