@@ -108,7 +108,7 @@ class WorkerPool:
         if not gpus:  # the limiter lives on this process's node, which the run cannot outlive anyway
             here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
             limiter = ray.remote(Limiter).options(num_cpus=0, scheduling_strategy=here)
-            self.limiter = limiter.remote(config.concurrency, config.timeout_s)
+            self.limiter = limiter.remote(config.concurrency, config.timeout_s, config.max_rate)
         placement = {"num_gpus": gpus, "num_cpus": 0} if gpus else {"num_cpus": 1, "scheduling_strategy": "SPREAD"}
         actor = ray.remote(Worker).options(**placement)
         payload = portable(config).model_dump_json()
@@ -160,8 +160,8 @@ class WorkerPool:
             self.answered[self.facts[index].node] += 1
             return result
 
-    async def limits(self) -> dict[str, int]:
-        """The limiter's bound and the most slots ever held at once (empty without a limiter)."""
+    async def limits(self) -> dict[str, float]:
+        """The limiter's :meth:`~holobench.ray_workers.Limiter.stats` (empty without a limiter)."""
         return {} if self.limiter is None else dict(await self.limiter.stats.remote())
 
     def close(self) -> None:
@@ -208,7 +208,7 @@ class RayRunner(Runner):
         if not instances.is_file():  # before any worker starts
             raise HoloBenchError(f"{instances}: instances file not found; run holobench generate first")
         self.pool = WorkerPool(config, address, workers)
-        self.limits: dict[str, int] = {}
+        self.limits: dict[str, float] = {}
         try:
             super().__init__(instances, out_dir, config, remote_backend(self.pool.facts[0]), supersede=supersede)
         except BaseException:

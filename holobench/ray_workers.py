@@ -5,13 +5,14 @@ wraps as actors when a run opens its workers; Ray is imported only inside their 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import Counter
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from holobench.backends.base import Backend, ChatRequest, Completion
-from holobench.backends.client import Client, PriceTable
+from holobench.backends.client import Client, Pace, PriceTable
 from holobench.backends.registry import create_backend
 from holobench.cache import ResponseCache
 from holobench.errors import HoloBenchError
@@ -40,14 +41,18 @@ class WorkerFacts(BaseModel):
 
 
 class Limiter:
-    """The cluster's one concurrency bound (a Ray actor): slots handed to workers' attempts and
-    counted per worker, so a dead worker's slots can be taken back.  They come back only after
+    """The cluster's one concurrency bound and rate (a Ray actor): slots handed to workers'
+    attempts, each at its turn when there is a rate, and counted per worker, so a dead worker's
+    slots can be taken back.  They come back only after
     ``grace`` seconds (the run's per-attempt timeout, the longest a live attempt holds one): a
     server may still be working on what the dead worker sent."""
 
-    def __init__(self, slots: int, grace: float) -> None:
+    def __init__(self, slots: int, grace: float, rate: float | None = None) -> None:
         self.slots = slots
         self.grace = grace
+        self.pace = Pace(rate) if rate is not None else None
+        self.last_start: float | None = None
+        self.min_gap = math.inf  # the shortest time between two attempts' starts
         self.held: Counter[str] = Counter()
         self.gone: set[str] = set()
         self.peak = 0
@@ -67,6 +72,11 @@ class Limiter:
             return False
         self.held[holder] += 1
         self.peak = max(self.peak, sum(self.held.values()))
+        if self.pace is not None:  # the slot is held while the attempt waits for its turn
+            start = await self.pace.wait()
+            if self.last_start is not None:
+                self.min_gap = min(self.min_gap, start - self.last_start)
+            self.last_start = start
         return True
 
     async def release(self, holder: str) -> None:
@@ -83,8 +93,13 @@ class Limiter:
         for _ in range(lost):
             self._semaphore().release()
 
-    async def stats(self) -> dict[str, int]:
-        return {"slots": self.slots, "peak": self.peak, "held": sum(self.held.values())}
+    async def stats(self) -> dict[str, float]:
+        """The bound, the most slots ever held at once, those held now, and (with a rate) the
+        shortest time between two attempts' starts."""
+        stats: dict[str, float] = {"slots": self.slots, "peak": self.peak, "held": sum(self.held.values())}
+        if self.pace is not None and self.min_gap < math.inf:
+            stats["min_gap_s"] = self.min_gap
+        return stats
 
 
 class SharedSlot:

@@ -49,6 +49,7 @@ class RunConfig(BaseModel):
     prompt: str = "cot"
     sampling: SamplingParams = Field(default_factory=SamplingParams)
     concurrency: int = Field(default=8, ge=1)
+    max_rate: float | None = Field(default=None, gt=0, allow_inf_nan=False, description="attempts a second, at most")
     max_retries: int = Field(default=4, ge=0)
     max_retry_after: float = Field(default=MAX_RETRY_AFTER, gt=0, allow_inf_nan=False)
     timeout_s: float = Field(default=600.0, gt=0)
@@ -310,6 +311,7 @@ class Runner:
             cache=cache,
             prices=PriceTable.load(cfg.prices),
             max_retry_after=cfg.max_retry_after,
+            rate=cfg.max_rate,
         )
         total = len(shard_ids)
         finished = len(done & set(shard_ids))

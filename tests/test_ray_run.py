@@ -121,7 +121,7 @@ def test_a_fleet_run_from_both_nodes_answers_each_once_under_the_shared_bound(
 def test_workers_sit_on_both_nodes_and_share_one_limiter(
     cluster: Cluster, servers: tuple[FakeOpenAIServer, FakeOpenAIServer], smoke_file: Path, tmp_path: Path
 ) -> None:
-    runner = RayRunner(smoke_file, tmp_path / "out", http_config(servers[0].base_url))
+    runner = RayRunner(smoke_file, tmp_path / "out", http_config(servers[0].base_url, max_rate=50.0))
     nodes = {node["NodeID"] for node in ray.nodes() if node["Alive"]}
     assert {facts.node for facts in runner.pool.facts} == nodes and len(runner.pool.facts) == 2
     summary = asyncio.run(runner.run())
@@ -129,6 +129,7 @@ def test_workers_sit_on_both_nodes_and_share_one_limiter(
     assert summary["client"]["requests"] == summary["total"] and summary["client"]["prompt_tokens"] > 0
     assert set(runner.pool.answered) == nodes and sum(runner.pool.answered.values()) == summary["total"]
     assert runner.limits["slots"] == BOUND and 1 <= runner.limits["peak"] <= BOUND
+    assert runner.limits["min_gap_s"] >= 1 / 50 - 1e-9  # --max-rate 50: attempts start 20 ms apart or more
     assert servers[0].state.max_in_flight <= BOUND
 
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from holobench.backends import ChatMessage, ChatRequest, SamplingParams
 from holobench.backends.baselines import NoAnswerBackend
-from holobench.backends.client import Client
+from holobench.backends.client import Client, Pace
 from holobench.cli import main
 from holobench.errors import HoloBenchError
 from holobench.ray_run import _account, _cause, worker_count
@@ -122,3 +123,55 @@ def test_where_a_run_goes_is_checked_before_any_work(
     assert done.value.code == 2
     assert capsys.readouterr().err.strip() == message
     assert not (tmp_path / "o").exists()
+
+
+class FakeTime:
+    """A clock that stands still and records the sleeps asked of it."""
+
+    def __init__(self, now: float = 10.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def test_a_pace_spaces_attempts_evenly_and_saves_no_burst() -> None:
+    time = FakeTime()
+    pace = Pace(4, clock=time.clock, sleep=time.sleep)
+
+    async def four() -> list[float]:
+        return [await pace.wait() for _ in range(4)]
+
+    assert asyncio.run(four()) == [10.0, 10.25, 10.5, 10.75]
+    assert time.slept == [0.25, 0.5, 0.75]
+    time.now = 20.0  # a pause: the next starts at once, and the one after it waits its turn
+    assert asyncio.run(four()) == [20.0, 20.25, 20.5, 20.75]
+    with pytest.raises(HoloBenchError, match="above 0"):
+        Pace(0)
+
+
+def test_a_rate_paces_every_attempt_of_a_client_and_of_the_limiter() -> None:
+    time = FakeTime()
+    client = Client(NoAnswerBackend(), rate=4)
+    client._pace = Pace(4, clock=time.clock, sleep=time.sleep)
+    request = ChatRequest("q", (ChatMessage(role="user", content="q"),), SamplingParams(), "cot")
+
+    async def three() -> None:
+        await asyncio.gather(*(client.complete(request) for _ in range(3)))
+
+    asyncio.run(three())
+    assert time.slept == [0.25, 0.5]
+
+    async def limited() -> dict[str, float]:
+        limiter = Limiter(2, grace=0.0, rate=4)
+        limiter.pace = Pace(4, clock=time.clock, sleep=time.sleep)
+        assert await limiter.acquire("a") and await limiter.acquire("b")
+        await limiter.release("a")
+        assert await limiter.acquire("a")
+        return await limiter.stats()
+
+    assert asyncio.run(limited())["min_gap_s"] == 0.25

@@ -44,6 +44,7 @@ MaxRetryAfterOpt = Annotated[
     float, typer.Option(help="longest Retry-After (s) to wait for; a longer one fails the request")
 ]
 TimeoutOpt = Annotated[float, typer.Option(help="seconds per attempt")]
+MaxRateOpt = Annotated[float | None, typer.Option(help="requests a second, at most (on Ray: every worker together)")]
 SupersedeOpt = Annotated[
     bool,
     typer.Option(help="if --out holds a run with other settings, move it into <out>/superseded/<n>/ and start afresh"),
@@ -92,6 +93,7 @@ def run(
     max_tokens: MaxTokensOpt = 1024,
     seed: SeedOpt = 0,
     concurrency: ConcurrencyOpt = 8,
+    max_rate: MaxRateOpt = None,
     max_retries: MaxRetriesOpt = 4,
     max_retry_after: MaxRetryAfterOpt = 300.0,
     timeout: TimeoutOpt = 600.0,
@@ -110,7 +112,7 @@ def run(
     first, more = (base_url[0], base_url[1:]) if base_url else (None, [])  # more than one: a fleet
     flags = BackendFlags(backend, model, first, api_key_env, option, concurrency, max_retries, cache_dir)
     _check_options(flags, temperature, top_p, max_tokens, max_retry_after, timeout, context_window)
-    _check_run_on(more, executor, ray_workers)
+    _check_run_on(more, executor, ray_workers, max_rate)
     if not dry_run:
         check_output_dir(output, "run")
     from holobench.runner import RunConfig, parse_shard
@@ -123,6 +125,7 @@ def run(
         closed_book=closed_book,
         sampling=SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed),
         concurrency=concurrency,
+        max_rate=max_rate,
         max_retries=max_retries,
         max_retry_after=max_retry_after,
         timeout_s=timeout,
@@ -157,13 +160,14 @@ def _check_options(
     flags.check_url("--base-url")
 
 
-def _check_run_on(more_urls: list[str], executor: str, ray_workers: int | None) -> None:
-    """Every further --base-url, then where the run goes, before any work."""
+def _check_run_on(more_urls: list[str], executor: str, ray_workers: int | None, max_rate: float | None) -> None:
+    """Every further --base-url, the rate, then where the run goes, before any work."""
     from holobench._urls import check_base_url
     from holobench.executors import EXECUTORS
 
     for url in more_urls:
         check_base_url(url, "--base-url")
+    in_range("--max-rate", max_rate, 0, above=True)
     if executor not in EXECUTORS:
         raise HoloBenchError(f"--executor {executor!r}: use one of {', '.join(EXECUTORS)}")
     if ray_workers is not None and executor != "ray":
