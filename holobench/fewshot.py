@@ -11,7 +11,9 @@ the (database, query) of every demonstration, and the same seed gives the same p
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -103,3 +105,20 @@ def demonstrations(exclude_db: str, seed: int = 0, shots: int = SHOTS) -> tuple[
             f"fewshot: only {len(chosen)} of {shots} demonstrations could be built besides {exclude_db}"
         )
     return tuple(chosen)
+
+
+def fewshot_record(instances: Path, seed: int) -> dict[str, Any]:
+    """The seed and, for every database in the file, the demonstrations its instances are shown."""
+    db_ids: set[str] = set()
+    with instances.open("rb") as fh:
+        for line in fh:
+            found = _DB_ID.search(line[:4096])
+            if found:
+                db_ids.add(found.group(1).decode("utf-8", "replace"))
+    return {
+        "seed": seed,
+        "demonstrations": {db: [f"{d.db_id}/{d.query_id}" for d in demonstrations(db, seed)] for db in sorted(db_ids)},
+    }
+
+
+_DB_ID = re.compile(rb'"db_id":"([^"]*)"')

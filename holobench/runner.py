@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from holobench.cache import ResponseCache
 from holobench.environment import suite_versions, versions
 from holobench.errors import HoloBenchError
 from holobench.fewshot import STOP as FEWSHOT_STOP
-from holobench.fewshot import demonstrations
+from holobench.fewshot import demonstrations, fewshot_record
 from holobench.journal import Journal
 from holobench.jsonl import file_hash, leading_id, read_instances
 from holobench.prompts import AUTO, CLOSED, PROMPTS, prompt_version, render_prompt, split_reasoning
@@ -50,6 +49,7 @@ class RunConfig(BaseModel):
     prompt: str = "cot"
     sampling: SamplingParams = Field(default_factory=SamplingParams)
     concurrency: int = Field(default=8, ge=1)
+    max_rate: float | None = Field(default=None, gt=0, allow_inf_nan=False, description="attempts a second, at most")
     max_retries: int = Field(default=4, ge=0)
     max_retry_after: float = Field(default=MAX_RETRY_AFTER, gt=0, allow_inf_nan=False)
     timeout_s: float = Field(default=600.0, gt=0)
@@ -145,27 +145,26 @@ def prediction_from(instance: Item, backend: Backend, config: RunConfig, outcome
     )
 
 
-def fewshot_record(instances: Path, config: RunConfig) -> dict[str, Any]:
-    """The seed and, for every database in the file, the demonstrations its instances are shown."""
-    db_ids: set[str] = set()
-    with instances.open("rb") as fh:
-        for line in fh:
-            found = _DB_ID.search(line[:4096])
-            if found:
-                db_ids.add(found.group(1).decode("utf-8", "replace"))
-    return {
-        "seed": config.fewshot_seed,
-        "demonstrations": {
-            db: [f"{d.db_id}/{d.query_id}" for d in demonstrations(db, config.fewshot_seed)] for db in sorted(db_ids)
-        },
-    }
+def too_long(backend: Backend, config: RunConfig, instance: Item, request: ChatRequest) -> bool:
+    window = backend.context_window
+    if window is None or backend.reduces_context:
+        return False  # unknown window, or a backend (RAG) that shrinks the context first
+    tokenizer = get_tokenizer(config.tokenizer or instance.config.tokenizer)
+    prompt = sum(tokenizer.count(m.content) for m in request.messages)
+    return prompt + request.sampling.max_tokens > window
 
 
-_DB_ID = re.compile(rb'"db_id":"([^"]*)"')
+async def answer(client: Client, config: RunConfig, instance: Item) -> Prediction:
+    """One instance's prediction: skipped unsent when the prompt cannot fit the window."""
+    backend, request = client.backend, request_for(instance, config)
+    if too_long(backend, config, instance, request):
+        error = ContextLengthError(f"prompt needs more than the {backend.context_window}-token window")
+        return prediction_from(instance, backend, config, Outcome(None, error, 0, 0.0))
+    return prediction_from(instance, backend, config, await client.complete(request))
 
 
 def manifest_for(instances: Path, config: RunConfig, backend: Backend) -> dict[str, Any]:
-    extra = {"fewshot": fewshot_record(instances, config)} if config.prompt == "fewshot" else {}
+    extra = {"fewshot": fewshot_record(instances, config.fewshot_seed)} if config.prompt == "fewshot" else {}
     return {
         **extra,
         "instances": str(instances),
@@ -289,14 +288,6 @@ class Runner:
     def total(self) -> int:
         return len(self.ids())
 
-    def _too_long(self, instance: Item, request: ChatRequest) -> bool:
-        window = self.backend.context_window
-        if window is None or self.backend.reduces_context:
-            return False  # unknown window, or a backend (RAG) that shrinks the context first
-        tokenizer = get_tokenizer(self.config.tokenizer or instance.config.tokenizer)
-        prompt = sum(tokenizer.count(m.content) for m in request.messages)
-        return prompt + request.sampling.max_tokens > window
-
     async def run(self, progress: ProgressFn | None = None) -> dict[str, Any]:
         with exclusive(self.out_dir, "a holobench run"):
             return await self._run_locked(progress)
@@ -320,6 +311,7 @@ class Runner:
             cache=cache,
             prices=PriceTable.load(cfg.prices),
             max_retry_after=cfg.max_retry_after,
+            rate=cfg.max_rate,
         )
         total = len(shard_ids)
         finished = len(done & set(shard_ids))
@@ -335,10 +327,7 @@ class Runner:
                 progress(finished, total, client)
 
         try:
-            if self.backend.prefers_batches:
-                await self._run_batches(client, done, record)
-            else:
-                await self._run_concurrent(client, done, record)
+            await self._dispatch(client, done, record)
         finally:
             writer.close()
             await self.backend.aclose()
@@ -346,12 +335,23 @@ class Runner:
                 cache.close()
         return {"total": total, "this_run": counts, "client": client.summary()}
 
-    async def _run_concurrent(self, client: Client, done: set[str], record: Callable[[Prediction], None]) -> None:
+    async def _dispatch(self, client: Client, done: set[str], record: Callable[[Prediction], None]) -> None:
+        """How pending instances reach the model: here, in batches or one request per slot (a Ray
+        run sends them to workers instead: :mod:`holobench.ray_run`)."""
+        if self.backend.prefers_batches:
+            await self._run_batches(client, done, record)
+        else:
+            await self._run_concurrent(client, done, record)
+
+    async def _run_concurrent(
+        self, client: Client, done: set[str], record: Callable[[Prediction], None], lanes: int | None = None
+    ) -> None:
         """One worker per request slot, all pulling from one shared iterator: an instance is read
         only when a worker is free (memory stays flat on huge files), no task or wait set is built
         per request, and a worker that gets an answer sends its next request without handing
         over to another task.  A request backing off before a retry keeps its worker, so a
-        rate-limited endpoint gets fewer requests meanwhile, not the same number from others."""
+        rate-limited endpoint gets fewer requests meanwhile, not the same number from others.
+        ``lanes`` workers (default: the concurrency)."""
         items = self.pending(done)
         failed = False  # set by the first worker that fails: the others take no new instance
 
@@ -366,7 +366,7 @@ class Runner:
                 failed = True
                 raise
 
-        workers = [asyncio.ensure_future(worker()) for _ in range(self.config.concurrency)]
+        workers = [asyncio.ensure_future(worker()) for _ in range(lanes or self.config.concurrency)]
         try:
             # A bad instance record, or a journal that cannot be written, stops every worker from
             # taking more; the others still finish and record the requests they have in flight
@@ -380,11 +380,7 @@ class Runner:
             await asyncio.gather(*workers, return_exceptions=True)
 
     async def _answer(self, client: Client, instance: PromptItem) -> Prediction:
-        request = request_for(instance, self.config)
-        if self._too_long(instance, request):
-            error = ContextLengthError(f"prompt needs more than the {self.backend.context_window}-token window")
-            return prediction_from(instance, self.backend, self.config, Outcome(None, error, 0, 0.0))
-        return prediction_from(instance, self.backend, self.config, await client.complete(request))
+        return await answer(client, self.config, instance)
 
     async def _run_batches(self, client: Client, done: set[str], record: Callable[[Prediction], None]) -> None:
         batch: list[PromptItem] = []

@@ -5,8 +5,12 @@ latency and cost accounting."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
+import math
 import time
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +115,34 @@ class _Clock:
         return 0.0 if self.started is None else time.perf_counter() - self.started
 
 
+class Pace:
+    """At most ``rate`` attempts a second, evenly spaced: a server's rate limit kept by the client
+    rather than learned from its 429s.  Each caller reserves the next free start time without
+    awaiting in between, so callers on one event loop need no lock."""
+
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not rate > 0:
+            raise HoloBenchError("a rate limit must be above 0 requests a second")
+        self.interval = 1.0 / rate
+        self.clock = clock
+        self.sleep = sleep
+        self._next = -math.inf  # the earliest start of the next attempt
+
+    async def wait(self) -> float:
+        """Wait for this attempt's turn; returns the time it starts."""
+        now = self.clock()
+        start = max(now, self._next)
+        self._next = start + self.interval
+        if start > now:
+            await self.sleep(start - now)
+        return start
+
+
 class Client:
     """Wraps a backend; safe to share between tasks of one event loop."""
 
@@ -126,7 +158,12 @@ class Client:
         cache: ResponseCache | None = None,
         prices: PriceTable | None = None,
         max_retry_after: float = MAX_RETRY_AFTER,
+        slots: AbstractAsyncContextManager[Any] | None = None,
+        rate: float | None = None,
     ) -> None:
+        """``slots``, when given, is entered around each attempt inside this client's own bound:
+        a slot of a bound shared with other processes (a Ray run's workers share one).  ``rate``:
+        at most that many attempts a second (:class:`Pace`)."""
         if concurrency < 1:
             raise HoloBenchError("concurrency must be at least 1")
         self.max_retry_after = max_retry_after
@@ -140,6 +177,8 @@ class Client:
         self.price = prices.lookup(backend.model) if prices else None
         self.totals = Totals()
         self._semaphore = asyncio.Semaphore(concurrency)
+        self._slots: AbstractAsyncContextManager[Any] = slots or contextlib.nullcontext()
+        self._pace = Pace(rate) if rate is not None else None
 
     # ------------------------------------------------------------------ keys and accounting
     def key(self, request: ChatRequest) -> str:
@@ -178,7 +217,9 @@ class Client:
         return max(float(retry_after), exp)
 
     async def _attempt(self, request: ChatRequest, clock: _Clock) -> Completion:
-        async with self._semaphore:  # held per attempt, released while backing off
+        async with self._semaphore, self._slots:  # held per attempt, released while backing off
+            if self._pace is not None:
+                await self._pace.wait()
             clock.start()
             try:
                 async with asyncio.timeout(self.timeout):  # no extra task per request, unlike wait_for

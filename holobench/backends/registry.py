@@ -21,6 +21,8 @@ class BackendOptions(BaseModel):
 
     model: str | None = None
     base_url: str | None = None
+    #: more endpoints serving the same model (``--base-url`` given again): one fleet backend
+    more_base_urls: tuple[str, ...] = ()
     api_key_env: str = "OPENAI_API_KEY"
     context_window: int | None = Field(default=None, gt=0)
     options: dict[str, str] = Field(default_factory=dict)
@@ -48,8 +50,15 @@ BACKENDS: dict[str, tuple[str, str | None, str | None]] = {
 
 
 def create_backend(name: str, options: BackendOptions | None = None) -> Backend:
-    """The backend called ``name``; a missing optional dependency names the extra to install."""
+    """The backend called ``name``; a missing optional dependency names the extra to install.
+    Several endpoints make a fleet of one backend each (:mod:`holobench.backends.fleet`)."""
     options = options or BackendOptions()
+    if options.more_base_urls:
+        from holobench.backends.fleet import fleet_of
+
+        urls = (options.base_url, *options.more_base_urls)
+        members = [options.model_copy(update={"base_url": url, "more_base_urls": ()}) for url in urls]
+        return fleet_of([create_backend(name, member) for member in members])
     if options.base_url is not None:
         check_base_url(options.base_url)
     if name not in BACKENDS:

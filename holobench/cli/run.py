@@ -3,6 +3,7 @@ the shards of one run."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,7 +15,6 @@ from holobench.cli.common import (
     RESPONSE_CACHE,
     BackendFlags,
     BackendOpt,
-    BaseUrlOpt,
     CacheDirOpt,
     ConcurrencyOpt,
     KeyEnvOpt,
@@ -26,9 +26,10 @@ from holobench.cli.common import (
     out,
     progress_bar,
 )
+from holobench.errors import HoloBenchError
 
 if TYPE_CHECKING:
-    from holobench.runner import RunConfig
+    from holobench.runner import RunConfig, Runner
 
 InstancesOpt = Annotated[Path, typer.Option(help="instances.jsonl from holobench generate")]
 RunOutOpt = Annotated[Path, typer.Option("--out", "-o", help="run folder, e.g. results/<run>")]
@@ -43,6 +44,7 @@ MaxRetryAfterOpt = Annotated[
     float, typer.Option(help="longest Retry-After (s) to wait for; a longer one fails the request")
 ]
 TimeoutOpt = Annotated[float, typer.Option(help="seconds per attempt")]
+MaxRateOpt = Annotated[float | None, typer.Option(help="requests a second, at most (on Ray: every worker together)")]
 SupersedeOpt = Annotated[
     bool,
     typer.Option(help="if --out holds a run with other settings, move it into <out>/superseded/<n>/ and start afresh"),
@@ -60,6 +62,18 @@ ClosedBookOpt = Annotated[
     ),
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="count tokens and estimate cost; send nothing")]
+BaseUrlsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--base-url", help="OpenAI-compatible endpoint; repeat it for a fleet of servers of one model"),
+]
+ExecutorOpt = Annotated[str, typer.Option(help="local (this process) or ray (workers on a Ray cluster)")]
+RayAddressOpt = Annotated[
+    str | None, typer.Option(help="--executor ray: the cluster (default: RAY_ADDRESS, else a local one)")
+]
+RayWorkersOpt = Annotated[
+    int | None,
+    typer.Option(help="--executor ray: workers (default: one per node; vllm: every replica the GPUs hold)"),
+]
 
 
 def run(
@@ -67,7 +81,7 @@ def run(
     backend: BackendOpt,
     output: RunOutOpt,
     model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
+    base_url: BaseUrlsOpt = None,
     api_key_env: KeyEnvOpt = None,
     prompt: PromptOpt = "cot",
     fewshot_seed: FewshotSeedOpt = 0,
@@ -79,6 +93,7 @@ def run(
     max_tokens: MaxTokensOpt = 1024,
     seed: SeedOpt = 0,
     concurrency: ConcurrencyOpt = 8,
+    max_rate: MaxRateOpt = None,
     max_retries: MaxRetriesOpt = 4,
     max_retry_after: MaxRetryAfterOpt = 300.0,
     timeout: TimeoutOpt = 600.0,
@@ -89,22 +104,28 @@ def run(
     tokenizer: TokenizerOpt = None,
     dry_run: DryRunOpt = False,
     supersede: SupersedeOpt = False,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    ray_workers: RayWorkersOpt = None,
 ) -> None:
     """Run a backend over instances into a resumable predictions journal."""
-    flags = BackendFlags(backend, model, base_url, api_key_env, option, concurrency, max_retries, cache_dir)
+    first, more = (base_url[0], base_url[1:]) if base_url else (None, [])  # more than one: a fleet
+    flags = BackendFlags(backend, model, first, api_key_env, option, concurrency, max_retries, cache_dir)
     _check_options(flags, temperature, top_p, max_tokens, max_retry_after, timeout, context_window)
+    _check_run_on(more, executor, ray_workers, max_rate)
     if not dry_run:
         check_output_dir(output, "run")
     from holobench.runner import RunConfig, parse_shard
 
     config = RunConfig(
         backend=backend,
-        options=flags.backend_options(context_window),
+        options=flags.backend_options(context_window).model_copy(update={"more_base_urls": tuple(more)}),
         prompt=prompt,
         fewshot_seed=fewshot_seed,
         closed_book=closed_book,
         sampling=SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed),
         concurrency=concurrency,
+        max_rate=max_rate,
         max_retries=max_retries,
         max_retry_after=max_retry_after,
         timeout_s=timeout,
@@ -116,7 +137,7 @@ def run(
     if dry_run:
         _print_estimate(instances, config)
         return
-    _run_journal(instances, output, config, supersede)
+    _run_journal(instances, output, config, supersede, RunOn(executor, ray_address, ray_workers))
 
 
 def _check_options(
@@ -139,6 +160,39 @@ def _check_options(
     flags.check_url("--base-url")
 
 
+def _check_run_on(more_urls: list[str], executor: str, ray_workers: int | None, max_rate: float | None) -> None:
+    """Every further --base-url, the rate, then where the run goes, before any work."""
+    from holobench._urls import check_base_url
+    from holobench.executors import EXECUTORS
+
+    for url in more_urls:
+        check_base_url(url, "--base-url")
+    in_range("--max-rate", max_rate, 0, above=True)
+    if executor not in EXECUTORS:
+        raise HoloBenchError(f"--executor {executor!r}: use one of {', '.join(EXECUTORS)}")
+    if ray_workers is not None and executor != "ray":
+        raise HoloBenchError("--ray-workers needs --executor ray")
+    in_range("--ray-workers", ray_workers, 1)
+
+
+@dataclass(frozen=True)
+class RunOn:
+    """Where a run's requests are sent from: this process, or workers on a Ray cluster."""
+
+    executor: str = "local"
+    address: str | None = None
+    workers: int | None = None
+
+    def runner(self, instances: Path, output: Path, config: RunConfig, supersede: bool) -> Runner:
+        if self.executor == "local":
+            from holobench.runner import Runner
+
+            return Runner(instances, output, config, supersede=supersede)
+        from holobench.ray_run import RayRunner
+
+        return RayRunner(instances, output, config, address=self.address, workers=self.workers, supersede=supersede)
+
+
 def _print_estimate(instances: Path, config: RunConfig) -> None:
     """--dry-run: token counts and the cost estimate, one ``key: value`` line each."""
     from holobench.estimate import dry_run as estimate
@@ -147,16 +201,17 @@ def _print_estimate(instances: Path, config: RunConfig) -> None:
         out.print(f"{key}: {value}", markup=False)
 
 
-def _run_journal(instances: Path, output: Path, config: RunConfig, supersede: bool = False) -> None:
+def _run_journal(
+    instances: Path, output: Path, config: RunConfig, supersede: bool = False, run_on: RunOn = RunOn()
+) -> None:
     """The run itself, under a bar of answers, request rate, tokens and cost (it appears with
     the first answer, so an error found before any work stays the only line on stderr)."""
     import asyncio
     import time
 
     from holobench.backends.client import Client
-    from holobench.runner import Runner
 
-    runner = Runner(instances, output, config, supersede=supersede)
+    runner = run_on.runner(instances, output, config, supersede)
     started = time.perf_counter()
     with progress_bar("{task.fields[rate]} | {task.fields[tokens]} tok | ${task.fields[cost]}") as bar:
         task = bar.add_task(f"{config.backend} {runner.backend.model}", total=None, rate="", tokens=0, cost="0")

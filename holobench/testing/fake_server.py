@@ -50,6 +50,8 @@ class ServerState:
     log: list[tuple[float, str, str]] = field(default_factory=list)  # (time, prompt hash, outcome)
     headers: list[dict[str, str]] = field(default_factory=list)
     requests: list[tuple[str, bytes]] = field(default_factory=list)  # (request target, body)
+    in_flight: int = 0  # chat and completion requests read and not yet answered
+    max_in_flight: int = 0  # the most there ever were at once: what a shared bound must cap
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -118,6 +120,15 @@ class _Handler(BaseHTTPRequestHandler):
             state.attempts[key] = attempt + 1
             state.headers.append({k.lower(): v for k, v in self.headers.items()})
             state.requests.append((self.path, raw))
+            state.in_flight += 1
+            state.max_in_flight = max(state.max_in_flight, state.in_flight)
+        try:
+            self._answer(state, body, prompt, key, attempt)
+        finally:
+            with state.lock:
+                state.in_flight -= 1
+
+    def _answer(self, state: ServerState, body: dict[str, Any], prompt: str, key: str, attempt: int) -> None:
         fault = state.plan(prompt, attempt)
         if state.latency:
             time.sleep(state.latency)

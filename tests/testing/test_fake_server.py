@@ -9,6 +9,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -16,7 +17,7 @@ import pytest
 
 from holobench.backends.base import ChatMessage, ChatRequest, SamplingParams
 from holobench.backends.openai import TRANSPORTS, OpenAIBackend
-from holobench.testing.fake_server import answer_for
+from holobench.testing.fake_server import FakeOpenAIServer, Fault, ServerState, answer_for
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +133,31 @@ def test_http_1_0_closes_and_expect_continue_is_answered(bench_server: int) -> N
         assert sock.recv(1024).startswith(b"HTTP/1.1 100 Continue")
         sock.sendall(chat)
         assert b"200 OK" in sock.recv(65536)
+
+
+def test_the_threaded_server_counts_requests_in_flight() -> None:
+    """Three requests held together at a barrier: the most at once is three, and none is left."""
+    barrier = threading.Barrier(3, timeout=60)
+
+    def together(prompt: str, attempt: int) -> Fault:
+        barrier.wait()
+        return Fault()
+
+    server = FakeOpenAIServer(ServerState(plan=together)).start()
+    try:
+
+        async def ask() -> list[str]:
+            backend = OpenAIBackend("fake-model", server.base_url)
+            try:
+                requests = [
+                    ChatRequest(f"q{i}", (ChatMessage(role="user", content=f"q{i}"),), SamplingParams(), "cot")
+                    for i in range(3)
+                ]
+                return [c.text for c in await asyncio.gather(*(backend.generate(r) for r in requests))]
+            finally:
+                await backend.aclose()
+
+        assert asyncio.run(ask()) == [answer_for(f"q{i}") for i in range(3)]
+    finally:
+        server.stop()
+    assert (server.state.max_in_flight, server.state.in_flight) == (3, 0)
