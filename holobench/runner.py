@@ -23,11 +23,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from holobench._io import atomic_write_text, exclusive, naming
+from holobench._io import exclusive
 from holobench._version import __version__
 from holobench.backends.base import Backend, ChatMessage, ChatRequest, ContextLengthError, SamplingParams
 from holobench.backends.client import MAX_RETRY_AFTER, Client, Outcome, PriceTable
 from holobench.backends.registry import BackendOptions, create_backend
+from holobench.batches import BATCHES_FILE, BatchDriver
 from holobench.cache import ResponseCache
 from holobench.environment import suite_versions, versions
 from holobench.errors import HoloBenchError
@@ -36,7 +37,8 @@ from holobench.fewshot import demonstrations
 from holobench.journal import Journal
 from holobench.jsonl import file_hash, leading_id, read_instances
 from holobench.prompts import AUTO, CLOSED, PROMPTS, prompt_version, render_prompt, split_reasoning
-from holobench.records import Instance, Prediction, PromptItem, RunItem, RunManifest
+from holobench.records import Instance, Prediction, PromptItem, RunItem
+from holobench.run_folder import check_manifest
 from holobench.tokenizers import get_tokenizer
 
 
@@ -113,9 +115,9 @@ def request_for(instance: Item, config: RunConfig) -> ChatRequest:
     )
 
 
-def prediction_from(instance: Item, backend: Backend, config: RunConfig, outcome: Outcome) -> Prediction:
+def prediction_from(instance_id: str, backend: Backend, config: RunConfig, outcome: Outcome) -> Prediction:
     base: dict[str, Any] = {
-        "id": instance.id,
+        "id": instance_id,
         "backend": backend.name,
         "model": backend.model,
         "prompt": config.prompt_name,
@@ -179,48 +181,6 @@ def manifest_for(instances: Path, config: RunConfig, backend: Backend) -> dict[s
         "versions": versions(backend.library_versions()),
         "suite_versions": suite_versions(instances),
     }
-
-
-#: What a run folder holds besides its lock: what ``--supersede`` moves aside.
-RUN_FILES = ("manifest.json", "predictions.jsonl", "scores")
-
-
-def _check_manifest(out_dir: Path, manifest: dict[str, Any], supersede: bool = False) -> Path | None:
-    """Write the run's manifest, refusing a folder that holds a run with other settings (or,
-    with ``supersede``, moving that run into ``<out>/superseded/<n>/``: returned)."""
-    path = out_dir / "manifest.json"
-    manifest = json.loads(json.dumps(manifest))  # compare in JSON form (tuples become lists)
-    moved = None
-    if path.exists():
-        try:
-            old = RunManifest.model_validate_json(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise HoloBenchError(f"{path}: not a run manifest; move it aside or use a new --out") from exc
-        key = old.differs(RunManifest.model_validate(manifest))
-        if key is not None and not supersede:
-            raise HoloBenchError(
-                f"{path}: this folder holds a run with a different {key}; use a new --out to keep both"
-                " (or --supersede to move it into <out>/superseded/)"
-            )
-        if key is not None:
-            moved = _supersede(out_dir)
-    atomic_write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return moved
-
-
-def _supersede(out_dir: Path) -> Path:
-    """Move a finished run's files into a numbered folder under ``<out>/superseded/``: nothing
-    of it is lost, and the folder starts afresh."""
-    parent = out_dir / "superseded"
-    parent.mkdir(exist_ok=True)
-    number = 1 + max((int(p.name) for p in parent.iterdir() if p.name.isdigit()), default=0)
-    target = parent / str(number)
-    target.mkdir()
-    for name in RUN_FILES:
-        if (out_dir / name).exists():
-            with naming(out_dir / name):
-                (out_dir / name).rename(target / name)
-    return target
 
 
 ProgressFn = Callable[[int, int, Client], None]
@@ -308,7 +268,7 @@ class Runner:
             chosen = "fewshot" if self.backend.chat_template is False and self.backend.completions else "cot"
             self.config = self.config.model_copy(update={"prompt": chosen})
         cfg = self.config
-        self.superseded = _check_manifest(self.out_dir, manifest_for(self.instances, cfg, self.backend), self.supersede)
+        self.superseded = check_manifest(self.out_dir, manifest_for(self.instances, cfg, self.backend), self.supersede)
         previous = self.journal.load(repair=True)
         done = {i for i, p in previous.items() if p.status in ("ok", "skipped")}
         cache = ResponseCache(cfg.cache_dir / "responses.sqlite") if cfg.cache_dir else None
@@ -334,8 +294,11 @@ class Runner:
             if progress is not None:
                 progress(finished, total, client)
 
+        batches: list[dict[str, Any]] = []
         try:
-            if self.backend.prefers_batches:
+            if self.backend.batch_api() is not None:
+                batches = await self._run_provider_batches(client, done, record)
+            elif self.backend.prefers_batches:
                 await self._run_batches(client, done, record)
             else:
                 await self._run_concurrent(client, done, record)
@@ -344,7 +307,7 @@ class Runner:
             await self.backend.aclose()
             if cache is not None:
                 cache.close()
-        return {"total": total, "this_run": counts, "client": client.summary()}
+        return {"total": total, "this_run": counts, "client": client.summary(), "batches": batches}
 
     async def _run_concurrent(self, client: Client, done: set[str], record: Callable[[Prediction], None]) -> None:
         """One worker per request slot, all pulling from one shared iterator: an instance is read
@@ -379,12 +342,37 @@ class Runner:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
+    def _over_length(self, instance: PromptItem, request: ChatRequest) -> Prediction | None:
+        if not self._too_long(instance, request):
+            return None
+        error = ContextLengthError(f"prompt needs more than the {self.backend.context_window}-token window")
+        return prediction_from(instance.id, self.backend, self.config, Outcome(None, error, 0, 0.0))
+
     async def _answer(self, client: Client, instance: PromptItem) -> Prediction:
         request = request_for(instance, self.config)
-        if self._too_long(instance, request):
-            error = ContextLengthError(f"prompt needs more than the {self.backend.context_window}-token window")
-            return prediction_from(instance, self.backend, self.config, Outcome(None, error, 0, 0.0))
-        return prediction_from(instance, self.backend, self.config, await client.complete(request))
+        skipped = self._over_length(instance, request)
+        return skipped or prediction_from(instance.id, self.backend, self.config, await client.complete(request))
+
+    async def _run_provider_batches(
+        self, client: Client, done: set[str], record: Callable[[Prediction], None]
+    ) -> list[dict[str, Any]]:
+        """Through a provider's batch API (holobench.batches), into the same journal."""
+        api = self.backend.batch_api()
+        assert api is not None
+        driver = BatchDriver(api, client, self.out_dir / BATCHES_FILE, self.config.max_retries)
+
+        def requests() -> Iterator[ChatRequest]:
+            for instance in self.pending(done | driver.in_flight()):
+                request = request_for(instance, self.config)
+                skipped = self._over_length(instance, request)
+                if skipped is None:
+                    yield request
+                else:
+                    record(skipped)
+
+        return await driver.run(
+            requests(), lambda iid, outcome: record(prediction_from(iid, self.backend, self.config, outcome)), done
+        )
 
     async def _run_batches(self, client: Client, done: set[str], record: Callable[[Prediction], None]) -> None:
         batch: list[PromptItem] = []
@@ -392,7 +380,7 @@ class Runner:
         async def flush() -> None:
             requests = [request_for(x, self.config) for x in batch]
             for instance, outcome in zip(batch, await client.complete_batch(requests), strict=True):
-                record(prediction_from(instance, self.backend, self.config, outcome))
+                record(prediction_from(instance.id, self.backend, self.config, outcome))
             batch.clear()
 
         for instance in self.pending(done):

@@ -48,7 +48,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("suite", ("holobench.executors", "holobench.suite_file", "holobench.suite", "holobench.verify")),
-    ("runner", ("holobench.runner", "holobench.merge", "holobench.estimate")),
+    (
+        "runner",
+        ("holobench.batches", "holobench.run_folder", "holobench.runner", "holobench.merge", "holobench.estimate"),
+    ),
     ("scoring", ("holobench.scoring",)),
     (
         "reports",
