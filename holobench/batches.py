@@ -162,7 +162,7 @@ class BatchDriver:
             result: Completion | BackendError | None = results.get(f"r{i}")
             if result is None:
                 counts["not_run"] += 1
-                result = BackendError(f"{why}: the request was not run; rerun to submit it again", kind="batch")
+                result = BackendError(f"{why}: the request was not run; rerun to submit it again", kind="not_run")
             else:
                 counts["answered" if isinstance(result, Completion) else "failed"] += 1
             record(iid, self.client.settle(self.keys.get(iid), result, latency))

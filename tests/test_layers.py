@@ -59,6 +59,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "holobench.aggregate",
             "holobench.paired",
             "holobench.closed_book",
+            "holobench.costs",
             "holobench.carriers",
             "holobench.position",
             "holobench.report",

@@ -170,7 +170,8 @@ def _run_journal(instances: Path, output: Path, config: RunConfig, supersede: bo
                 completed=done,
                 total=total,
                 rate=f"{rate:.1f}/s",
-                tokens=f"{t.prompt_tokens + t.completion_tokens:,}",
+                tokens=f"{t.prompt_tokens + t.completion_tokens:,}"
+                + (f" ({t.cached_prompt_tokens:,} cached)" if t.cached_prompt_tokens else ""),
                 cost=f"{t.cost_usd:.4f}" if client.price else "?",
             )
 
@@ -187,9 +188,17 @@ def _print_outcome(output: Path, summary: dict[str, Any]) -> None:
     out.print(
         f"{output / 'predictions.jsonl'}: {counts['ok']} answered, {counts['skipped']} skipped, "
         f"{counts['error']} failed this run ({summary['total']} instances in the shard); "
-        f"tokens {summary['client']['prompt_tokens']:,} in / {summary['client']['completion_tokens']:,} out",
+        f"tokens {summary['client']['prompt_tokens']:,} in ({summary['client']['cached_prompt_tokens']:,} from the "
+        f"prompt cache) / {summary['client']['completion_tokens']:,} out",
         markup=False,
     )
+    for batch in summary.get("batches", []):  # a provider batch that left requests unanswered
+        if batch["not_run"] or batch["failed"]:
+            err.print(
+                f"batch {batch['batch']} {batch['status']}: {batch['answered']} of {batch['requests']} answered, "
+                f"{batch['failed']} failed, {batch['not_run']} not run; rerun to retry them",
+                markup=False,
+            )
     if counts["error"]:
         from holobench.journal import Journal
 

@@ -252,3 +252,82 @@ def test_old_journal_records_load_with_no_cached_tokens() -> None:
     )
     usage = Prediction.model_validate_json(old).usage
     assert (usage.prompt_tokens, usage.cached_prompt_tokens, usage.cache_write_tokens) == (5, 0, 0)
+
+
+def test_the_command_line_reports_an_expired_batch_and_exits_1(
+    smoke_file: Path, batch_server: FakeBatchServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from holobench.cli import app
+
+    monkeypatch.setenv("COLUMNS", "200")
+    batch_server.state.outcome = lambda n: "expired"
+    batch_server.state.cached = lambda prompt: 1024
+    args = ["run", "--instances", str(smoke_file), "--backend", "openai-batch", "--model", "fake-model",
+            "--base-url", batch_server.root + "/v1", "--api-key-env", "HB_BATCH_KEY", "--option", "poll_interval=0",
+            "--no-cache", "-o", str(tmp_path / "cli")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    n = len(prompts(smoke_file))
+    assert result.exit_code == 1, result.output
+    assert f"{n // 2} answered, 0 skipped, {n - n // 2} failed this run" in result.output
+    cached = sum(p.usage.cached_prompt_tokens for p in journal(tmp_path / "cli").values())
+    assert cached > 0 and f"({cached:,} from the prompt cache)" in result.output
+    assert f"batch batch_1 expired: {n // 2} of {n} answered, 0 failed, {n - n // 2} not run; rerun" in result.output
+    assert SECRET not in result.output
+    no_secret_anywhere(tmp_path)
+
+
+def test_usage_reads_cached_tokens_as_each_server_reports_them() -> None:
+    from holobench.backends.anthropic_batch import message_completion
+    from holobench.backends.openai import usage_of
+
+    openai_style = {
+        "usage": {"prompt_tokens": 2000, "completion_tokens": 9, "prompt_tokens_details": {"cached_tokens": 1536}}
+    }
+    assert usage_of(openai_style).cached_prompt_tokens == 1536
+    llamacpp_style = {"usage": {"prompt_tokens": 300, "completion_tokens": 4}, "timings": {"cache_n": 256}}
+    assert usage_of(llamacpp_style).cached_prompt_tokens == 256
+    assert usage_of({"usage": {"prompt_tokens": 5, "prompt_tokens_details": None}}).cached_prompt_tokens == 0
+    usage = {
+        "input_tokens": 50,
+        "output_tokens": 7,
+        "cache_read_input_tokens": 1000,
+        "cache_creation_input_tokens": 200,
+    }
+    done = message_completion(
+        {"content": [{"type": "text", "text": "4"}], "usage": usage, "stop_reason": "max_tokens"}, "m"
+    )
+    assert (done.usage.prompt_tokens, done.usage.cached_prompt_tokens, done.usage.cache_write_tokens) == (
+        1250,
+        1000,
+        200,
+    )
+    assert done.text == "4" and done.finish_reason == "length"
+
+
+def test_dry_run_prices_direct_batch_and_cached(smoke_file: Path, tmp_path: Path) -> None:
+    from holobench.estimate import dry_run
+
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(PRICES, encoding="utf-8")
+    cfg = RunConfig(backend="openai-batch", options=BackendOptions(model="fake-model"), prices=prices,
+                    sampling=SamplingParams(max_tokens=100))  # fmt: skip
+    report = dry_run(smoke_file, cfg)
+    tokens, repeated = report["prompt_tokens"], report["repeated_prefix_tokens"]
+    assert report["cached_input_per_million"] == 0.5
+    assert report["input_cost_usd"] == round(tokens * 2.0 / 1e6, 4)
+    assert report["batch_input_cost_usd"] == round(tokens * 1.0 / 1e6, 4)
+    assert report["batch_max_output_cost_usd"] == round(report["max_output_tokens"] * 4.0 / 1e6, 4)
+    assert report["cached_input_cost_usd"] == round(((tokens - repeated) * 2.0 + repeated * 0.5) / 1e6, 4)
+    # two questions on one long context: the second repeats the first's prefix (not the question)
+    rows = [json.loads(x) for x in smoke_file.read_text(encoding="utf-8").splitlines()]
+    longest = max(rows, key=lambda r: len(r["context"]))
+    twin = {**longest, "id": longest["id"] + "-twin", "question": "And how many are there in all?"}
+    pair = tmp_path / "pair.jsonl"
+    pair.write_text(json.dumps(longest) + "\n" + json.dumps(twin) + "\n", encoding="utf-8")
+    both = dry_run(pair, cfg)
+    assert 1024 <= both["repeated_prefix_tokens"] < both["prompt_tokens"] / 2
+    short = {**longest, "context": longest["context"][:2000]}  # a prefix under 1,024 tokens is never cached
+    pair.write_text(json.dumps(short) + "\n" + json.dumps({**short, "id": "twin"}) + "\n", encoding="utf-8")
+    assert dry_run(pair, cfg)["repeated_prefix_tokens"] == 0
