@@ -165,7 +165,7 @@ class BatchDriver:
                 result = BackendError(f"{why}: the request was not run; rerun to submit it again", kind="not_run")
             else:
                 counts["answered" if isinstance(result, Completion) else "failed"] += 1
-            record(iid, self.client.settle(self.keys.get(iid), result, latency))
+            record(iid, self.client.settle(self.keys.get(iid), result, latency, batch=True))
         self.journal.write(batch.model_copy(update={"status": "collected", "outcome": state.status}))
         self.report.append({"batch": batch.batch_id, "status": state.status, "requests": len(batch.ids), **counts})
 

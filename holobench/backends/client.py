@@ -169,7 +169,6 @@ class Client:
         self.backoff_max = backoff_max
         self.cache = cache
         self.price = prices.lookup(backend.model) if prices else None
-        self.batch = backend.batch_api() is not None  # priced at the batch discount
         self.totals = Totals()
         self._semaphore = asyncio.Semaphore(concurrency)
 
@@ -184,7 +183,7 @@ class Client:
             request.metadata.get("cache_salt"),
         )
 
-    def _account(self, outcome: Outcome) -> Outcome:
+    def _account(self, outcome: Outcome, batch: bool = False) -> Outcome:
         t = self.totals
         t.requests += 1
         t.cached += outcome.cached
@@ -193,7 +192,7 @@ class Client:
             return outcome
         usage = outcome.completion.usage
         if self.price is not None:
-            outcome.cost_usd = self.price.usage_cost(usage, batch=self.batch)
+            outcome.cost_usd = self.price.usage_cost(usage, batch=batch)
         if not outcome.cached:
             t.prompt_tokens += usage.prompt_tokens
             t.completion_tokens += usage.completion_tokens
@@ -302,14 +301,17 @@ class Client:
             return None
         return self._account(Outcome(Completion.model_validate_json(hit), None, 0, 0.0, cached=True))
 
-    def settle(self, key: str | None, result: Completion | BackendError, latency: float) -> Outcome:
-        """A result that came back another way (a provider batch): cached under ``key`` (from
-        :meth:`key`, None: not cached) and accounted as if :meth:`complete` had fetched it."""
+    def settle(
+        self, key: str | None, result: Completion | BackendError, latency: float, *, batch: bool = False
+    ) -> Outcome:
+        """A result that came back another way (a batched call; ``batch``: a provider's batch
+        API, priced at its discount): cached under ``key`` (from :meth:`key`, None: not cached)
+        and accounted as if :meth:`complete` had fetched it."""
         if isinstance(result, BackendError):
             return self._account(Outcome(None, result, 1, latency))
         if self.cache is not None and key is not None:
             self.cache.put(key, result.model_dump_json())
-        return self._account(Outcome(result, None, 1, latency))
+        return self._account(Outcome(result, None, 1, latency), batch=batch)
 
     def summary(self) -> dict[str, Any]:
         t = self.totals

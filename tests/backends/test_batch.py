@@ -20,7 +20,7 @@ import pytest
 
 from holobench.backends import BackendOptions, SamplingParams
 from holobench.backends.base import ChatMessage, ChatRequest
-from holobench.backends.client import Price
+from holobench.backends.client import Client, Outcome, Price, PriceTable
 from holobench.batches import BATCHES_FILE, BatchJournal
 from holobench.journal import Journal
 from holobench.records import Prediction
@@ -91,7 +91,8 @@ def test_a_run_goes_out_in_batches_within_the_limits_and_costs_the_batch_price(
     state = batch_server.state
     state.polls = 2  # each batch is in progress for two polls first
     state.cached = lambda prompt: 1024
-    summary = run(smoke_file, tmp_path / "r", config(batch_server, tmp_path, backend))
+    cfg = config(batch_server, tmp_path, backend).model_copy(update={"cache_dir": tmp_path / "cache"})
+    summary = run(smoke_file, tmp_path / "r", cfg)
     records, asked = journal(tmp_path / "r"), prompts(smoke_file)
     assert set(records) == set(asked) and summary["this_run"] == {"ok": len(asked), "error": 0, "skipped": 0}
     for iid, p in records.items():
@@ -110,7 +111,11 @@ def test_a_run_goes_out_in_batches_within_the_limits_and_costs_the_batch_price(
     assert isinstance(client, dict) and client["cached_prompt_tokens"] == sum(
         p.usage.cached_prompt_tokens for p in records.values()
     )
-    no_secret_anywhere(tmp_path)
+    assert list((tmp_path / "cache").iterdir())  # the response cache was written ...
+    no_secret_anywhere(tmp_path)  # ... and no file holds the key, nor any uploaded batch file
+    assert state.files or backend == "anthropic-batch"
+    assert all(SECRET.encode() not in data for data in state.files.values())
+    assert all(SECRET not in json.dumps(entries) for entries in state.entries.values())
 
 
 @pytest.mark.parametrize("backend", PROVIDERS)
@@ -222,6 +227,20 @@ def test_a_wrong_key_fails_without_showing_it_and_generate_sends_one_request(
             await b.aclose()
 
     assert asyncio.run(go()) == answer_for("How many rows?")
+
+    async def priced() -> Outcome:  # a single request is not a batch: the full price
+        b = create_backend(backend, opts)
+        try:
+            return await Client(
+                b, prices=PriceTable({"fake-model": Price(input_per_million=2.0, output_per_million=8.0)})
+            ).complete(request)
+        finally:
+            await b.aclose()
+
+    single = asyncio.run(priced())
+    assert single.completion is not None
+    usage = single.completion.usage
+    assert single.cost_usd == pytest.approx((usage.prompt_tokens * 2.0 + usage.completion_tokens * 8.0) / 1e6)
     wrong = SECRET + "-wrong"
     monkeypatch.setenv("HB_BATCH_KEY", wrong)
     batch_server.state.key = SECRET
