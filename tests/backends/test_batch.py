@@ -350,3 +350,42 @@ def test_dry_run_prices_direct_batch_and_cached(smoke_file: Path, tmp_path: Path
     short = {**longest, "context": longest["context"][:2000]}  # a prefix under 1,024 tokens is never cached
     pair.write_text(json.dumps(short) + "\n" + json.dumps({**short, "id": "twin"}) + "\n", encoding="utf-8")
     assert dry_run(pair, cfg)["repeated_prefix_tokens"] == 0
+
+
+def test_a_torn_batch_record_is_cut_and_a_corrupt_one_named(tmp_path: Path) -> None:
+    from holobench.errors import HoloBenchError
+    from holobench.records import BatchRecord
+
+    path = tmp_path / BATCHES_FILE
+    record = BatchRecord(batch_id="b1", provider="openai", ids=["a", "b"], status="submitted")
+    path.write_text(record.model_dump_json() + "\n" + record.model_dump_json()[:20], encoding="utf-8")
+    assert list(BatchJournal(path).load()) == ["b1"]  # the torn line's batch is resubmitted
+    assert path.read_text(encoding="utf-8").endswith("\n")
+    path.write_text(record.model_dump_json() + "\n{not json}\n", encoding="utf-8")
+    with pytest.raises(HoloBenchError, match=rf"{BATCHES_FILE}:2: not a batch record; move the file aside"):
+        BatchJournal(path).load()
+
+
+@pytest.mark.parametrize(
+    ("backend", "option", "message"),
+    [
+        ("openai-batch", "max_requests=50001", "max_requests <= 50,000"),
+        ("anthropic-batch", "max_bytes=0", "0 < max_bytes <= 256,000,000"),
+        ("openai-batch", "poll_interval=-1", "poll_interval >= 0"),
+        ("anthropic-batch", "max_requests=many", "option max_requests='many' is not a valid int"),
+    ],
+)
+def test_limits_above_the_provider_or_nonsense_are_one_clear_error(
+    smoke_file: Path, tmp_path: Path, backend: str, option: str, message: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from holobench.cli import app
+    from holobench.errors import HoloBenchError
+
+    args = ["run", "--instances", str(smoke_file), "--backend", backend, "--model", "m", "--option", option,
+            "-o", str(tmp_path / "r")]  # fmt: skip
+    result = CliRunner().invoke(app, args)  # holobench.cli.main turns the error into one line and exit 2
+    assert isinstance(result.exception, HoloBenchError), result.output
+    assert message in str(result.exception) and "\n" not in str(result.exception)
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").iterdir())  # nothing written
