@@ -157,6 +157,14 @@ def _run_journal(instances: Path, output: Path, config: RunConfig, supersede: bo
     from holobench.runner import Runner
 
     runner = Runner(instances, output, config, supersede=supersede)
+    api = runner.backend.batch_api()
+    if api is not None:  # hours may pass before the first answer: say what is happening
+        err.print(
+            f"{config.backend}: requests go out as batches (ids in {output / 'batches.jsonl'}), polled every "
+            f"{api.poll_interval:g} s; answers appear when the provider finishes a batch (within its completion "
+            "window); after an interruption, rerun this command to keep polling",
+            markup=False,
+        )
     started = time.perf_counter()
     with progress_bar("{task.fields[rate]} | {task.fields[tokens]} tok | ${task.fields[cost]}") as bar:
         task = bar.add_task(f"{config.backend} {runner.backend.model}", total=None, rate="", tokens=0, cost="0")

@@ -293,6 +293,7 @@ def test_the_command_line_reports_an_expired_batch_and_exits_1(
     cached = sum(p.usage.cached_prompt_tokens for p in journal(tmp_path / "cli").values())
     assert cached > 0 and f"({cached:,} from the prompt cache)" in result.output
     assert f"batch batch_1 expired: {n // 2} of {n} answered, 0 failed, {n - n // 2} not run; rerun" in result.output
+    assert "requests go out as batches" in result.output and "rerun this command to keep polling" in result.output
     assert SECRET not in result.output
     no_secret_anywhere(tmp_path)
 
