@@ -210,6 +210,11 @@ class RayRunner(Runner):
         self.pool = WorkerPool(config, address, workers)
         self.limits: dict[str, float] = {}
         try:
+            if self.pool.facts[0].batch_api:  # the workers would send each request alone, at full price
+                raise HoloBenchError(
+                    f"--executor ray: {config.backend} hands the whole run to the provider's batch API from one "
+                    "process; run it with --executor local"
+                )
             super().__init__(instances, out_dir, config, remote_backend(self.pool.facts[0]), supersede=supersede)
         except BaseException:
             self.pool.close()
@@ -221,7 +226,9 @@ class RayRunner(Runner):
         finally:
             self.pool.close()
 
-    async def _dispatch(self, client: Client, done: set[str], record: Callable[[Prediction], None]) -> None:
+    async def _dispatch(
+        self, client: Client, done: set[str], record: Callable[[Prediction], None]
+    ) -> list[dict[str, Any]]:
         await self.pool.configure(portable(self.config).model_dump_json())  # the prompt is resolved by now
 
         def counted(prediction: Prediction) -> None:
@@ -233,6 +240,7 @@ class RayRunner(Runner):
         else:  # a few more calls out than slots, so each worker has the next instance at hand
             await self._run_concurrent(client, done, counted, lanes=self.config.concurrency + 4 * len(self.pool.live()))
         self.limits = await self.pool.limits()
+        return []
 
     async def _answer(self, client: Client, instance: PromptItem) -> Prediction:
         prediction: Prediction = await self.pool.call("answer", instance)

@@ -35,6 +35,7 @@ class WorkerFacts(BaseModel):
     batch_size: int | None
     reduces_context: bool
     context_window: int | None
+    batch_api: bool = False
     node: str
     gpus: tuple[str, ...]
     holder: str  # the worker's actor id, as the limiter counts its slots
@@ -145,6 +146,7 @@ class Worker:
             batch_size=backend.batch_size,
             reduces_context=backend.reduces_context,
             context_window=backend.context_window,
+            batch_api=backend.batch_api() is not None,
             node=ray.get_runtime_context().get_node_id(),
             gpus=tuple(str(gpu) for gpu in ray.get_gpu_ids()),
             holder=self.holder,
@@ -171,7 +173,7 @@ class Worker:
     async def answer_batch(self, items: list[Item]) -> list[Prediction]:
         assert self.client is not None, "configure first"
         outcomes = await self.client.complete_batch([request_for(item, self.config) for item in items])
-        return [prediction_from(i, self.backend, self.config, o) for i, o in zip(items, outcomes, strict=True)]
+        return [prediction_from(i.id, self.backend, self.config, o) for i, o in zip(items, outcomes, strict=True)]
 
 
 class RemoteBackend(Backend):

@@ -7,6 +7,7 @@ Output folder layout::
     tables/<name>.csv    one CSV per table (mean, ci_low, ci_high, n, queries, skipped, failed)
     tables/paired.csv    with two or more runs: each pair's paired difference and its interval
     tables/closed_book.csv  with a closed-book run: open - closed per category (holobench.closed_book)
+    tables/cost.csv      tokens (prompt-cache reads and writes apart) and cost per run (holobench.costs)
     tables/position_by_decile.csv, tables/position_by_placement.csv
                          recall of gold rows by where their lines sit, when the instances are known
     plots/<name>.png|svg the figures
@@ -29,6 +30,7 @@ from holobench._io import staged_dir
 from holobench._version import __version__
 from holobench.aggregate import N_BOOT, SEED, TABLES, Run, all_tables, frame, run_labels, table
 from holobench.closed_book import closed_book_markdown, closed_book_table
+from holobench.costs import write_costs
 from holobench.errors import HoloBenchError
 from holobench.paired import all_pairs, interval_text, paired_frame
 from holobench.position import manifest_instances, position_frame, read_carriers, recall_by_decile, recall_by_placement
@@ -212,6 +214,7 @@ def write_report(
         }
         paired = _write_paired(runs, staging, summary, n_boot=n_boot, seed=seed)
         paired += _write_closed_book(runs, staging, summary, n_boot=n_boot, seed=seed)
+        paired += write_costs(runs, paths, staging, summary)
         (staging / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         markdown = "\n".join([_markdown(summaries, tables, figures, paired), *section])
         (staging / "report.md").write_text(markdown, encoding="utf-8")

@@ -22,11 +22,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from holobench._io import atomic_write_text, exclusive, naming
+from holobench._io import exclusive
 from holobench._version import __version__
 from holobench.backends.base import Backend, ChatMessage, ChatRequest, ContextLengthError, SamplingParams
 from holobench.backends.client import MAX_RETRY_AFTER, Client, Outcome, PriceTable
 from holobench.backends.registry import BackendOptions, create_backend
+from holobench.batches import BATCHES_FILE, BatchDriver
 from holobench.cache import ResponseCache
 from holobench.environment import suite_versions, versions
 from holobench.errors import HoloBenchError
@@ -35,7 +36,8 @@ from holobench.fewshot import demonstrations, fewshot_record
 from holobench.journal import Journal
 from holobench.jsonl import file_hash, leading_id, read_instances
 from holobench.prompts import AUTO, CLOSED, PROMPTS, prompt_version, render_prompt, split_reasoning
-from holobench.records import Instance, Prediction, PromptItem, RunItem, RunManifest
+from holobench.records import Instance, Prediction, PromptItem, RunItem
+from holobench.run_folder import check_manifest
 from holobench.tokenizers import get_tokenizer
 
 
@@ -113,9 +115,9 @@ def request_for(instance: Item, config: RunConfig) -> ChatRequest:
     )
 
 
-def prediction_from(instance: Item, backend: Backend, config: RunConfig, outcome: Outcome) -> Prediction:
+def prediction_from(instance_id: str, backend: Backend, config: RunConfig, outcome: Outcome) -> Prediction:
     base: dict[str, Any] = {
-        "id": instance.id,
+        "id": instance_id,
         "backend": backend.name,
         "model": backend.model,
         "prompt": config.prompt_name,
@@ -154,13 +156,19 @@ def too_long(backend: Backend, config: RunConfig, instance: Item, request: ChatR
     return prompt + request.sampling.max_tokens > window
 
 
+def over_length(backend: Backend, config: RunConfig, instance: Item, request: ChatRequest) -> Prediction | None:
+    """The prediction of a prompt that cannot fit the window (recorded unsent), else None."""
+    if not too_long(backend, config, instance, request):
+        return None
+    error = ContextLengthError(f"prompt needs more than the {backend.context_window}-token window")
+    return prediction_from(instance.id, backend, config, Outcome(None, error, 0, 0.0))
+
+
 async def answer(client: Client, config: RunConfig, instance: Item) -> Prediction:
     """One instance's prediction: skipped unsent when the prompt cannot fit the window."""
-    backend, request = client.backend, request_for(instance, config)
-    if too_long(backend, config, instance, request):
-        error = ContextLengthError(f"prompt needs more than the {backend.context_window}-token window")
-        return prediction_from(instance, backend, config, Outcome(None, error, 0, 0.0))
-    return prediction_from(instance, backend, config, await client.complete(request))
+    request = request_for(instance, config)
+    skipped = over_length(client.backend, config, instance, request)
+    return skipped or prediction_from(instance.id, client.backend, config, await client.complete(request))
 
 
 def manifest_for(instances: Path, config: RunConfig, backend: Backend) -> dict[str, Any]:
@@ -178,48 +186,6 @@ def manifest_for(instances: Path, config: RunConfig, backend: Backend) -> dict[s
         "versions": versions(backend.library_versions()),
         "suite_versions": suite_versions(instances),
     }
-
-
-#: What a run folder holds besides its lock: what ``--supersede`` moves aside.
-RUN_FILES = ("manifest.json", "predictions.jsonl", "scores")
-
-
-def _check_manifest(out_dir: Path, manifest: dict[str, Any], supersede: bool = False) -> Path | None:
-    """Write the run's manifest, refusing a folder that holds a run with other settings (or,
-    with ``supersede``, moving that run into ``<out>/superseded/<n>/``: returned)."""
-    path = out_dir / "manifest.json"
-    manifest = json.loads(json.dumps(manifest))  # compare in JSON form (tuples become lists)
-    moved = None
-    if path.exists():
-        try:
-            old = RunManifest.model_validate_json(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise HoloBenchError(f"{path}: not a run manifest; move it aside or use a new --out") from exc
-        key = old.differs(RunManifest.model_validate(manifest))
-        if key is not None and not supersede:
-            raise HoloBenchError(
-                f"{path}: this folder holds a run with a different {key}; use a new --out to keep both"
-                " (or --supersede to move it into <out>/superseded/)"
-            )
-        if key is not None:
-            moved = _supersede(out_dir)
-    atomic_write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return moved
-
-
-def _supersede(out_dir: Path) -> Path:
-    """Move a finished run's files into a numbered folder under ``<out>/superseded/``: nothing
-    of it is lost, and the folder starts afresh."""
-    parent = out_dir / "superseded"
-    parent.mkdir(exist_ok=True)
-    number = 1 + max((int(p.name) for p in parent.iterdir() if p.name.isdigit()), default=0)
-    target = parent / str(number)
-    target.mkdir()
-    for name in RUN_FILES:
-        if (out_dir / name).exists():
-            with naming(out_dir / name):
-                (out_dir / name).rename(target / name)
-    return target
 
 
 ProgressFn = Callable[[int, int, Client], None]
@@ -299,7 +265,7 @@ class Runner:
             chosen = "fewshot" if self.backend.chat_template is False and self.backend.completions else "cot"
             self.config = self.config.model_copy(update={"prompt": chosen})
         cfg = self.config
-        self.superseded = _check_manifest(self.out_dir, manifest_for(self.instances, cfg, self.backend), self.supersede)
+        self.superseded = check_manifest(self.out_dir, manifest_for(self.instances, cfg, self.backend), self.supersede)
         previous = self.journal.load(repair=True)
         done = {i for i, p in previous.items() if p.status in ("ok", "skipped")}
         cache = ResponseCache(cfg.cache_dir / "responses.sqlite") if cfg.cache_dir else None
@@ -326,22 +292,29 @@ class Runner:
             if progress is not None:
                 progress(finished, total, client)
 
+        batches: list[dict[str, Any]] = []
         try:
-            await self._dispatch(client, done, record)
+            batches = await self._dispatch(client, done, record)
         finally:
             writer.close()
             await self.backend.aclose()
             if cache is not None:
                 cache.close()
-        return {"total": total, "this_run": counts, "client": client.summary()}
+        return {"total": total, "this_run": counts, "client": client.summary(), "batches": batches}
 
-    async def _dispatch(self, client: Client, done: set[str], record: Callable[[Prediction], None]) -> None:
-        """How pending instances reach the model: here, in batches or one request per slot (a Ray
-        run sends them to workers instead: :mod:`holobench.ray_run`)."""
+    async def _dispatch(
+        self, client: Client, done: set[str], record: Callable[[Prediction], None]
+    ) -> list[dict[str, Any]]:
+        """How pending instances reach the model: through a provider's batch API, in local batches
+        or one request per slot (a Ray run sends them to workers instead: :mod:`holobench.ray_run`).
+        Returns the provider batches' notes (none outside the batch APIs)."""
+        if self.backend.batch_api() is not None:
+            return await self._run_provider_batches(client, done, record)
         if self.backend.prefers_batches:
             await self._run_batches(client, done, record)
         else:
             await self._run_concurrent(client, done, record)
+        return []
 
     async def _run_concurrent(
         self, client: Client, done: set[str], record: Callable[[Prediction], None], lanes: int | None = None
@@ -382,13 +355,34 @@ class Runner:
     async def _answer(self, client: Client, instance: PromptItem) -> Prediction:
         return await answer(client, self.config, instance)
 
+    async def _run_provider_batches(
+        self, client: Client, done: set[str], record: Callable[[Prediction], None]
+    ) -> list[dict[str, Any]]:
+        """Through a provider's batch API (holobench.batches), into the same journal."""
+        api = self.backend.batch_api()
+        assert api is not None
+        driver = BatchDriver(api, client, self.out_dir / BATCHES_FILE, self.config.max_retries)
+
+        def requests() -> Iterator[ChatRequest]:
+            for instance in self.pending(done | driver.in_flight()):
+                request = request_for(instance, self.config)
+                skipped = over_length(self.backend, self.config, instance, request)
+                if skipped is None:
+                    yield request
+                else:
+                    record(skipped)
+
+        return await driver.run(
+            requests(), lambda iid, outcome: record(prediction_from(iid, self.backend, self.config, outcome)), done
+        )
+
     async def _run_batches(self, client: Client, done: set[str], record: Callable[[Prediction], None]) -> None:
         batch: list[PromptItem] = []
 
         async def flush() -> None:
             requests = [request_for(x, self.config) for x in batch]
             for instance, outcome in zip(batch, await client.complete_batch(requests), strict=True):
-                record(prediction_from(instance, self.backend, self.config, outcome))
+                record(prediction_from(instance.id, self.backend, self.config, outcome))
             batch.clear()
 
         for instance in self.pending(done):

@@ -50,7 +50,15 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("suite", ("holobench.executors", "holobench.suite_file", "holobench.suite", "holobench.verify")),
     (
         "runner",
-        ("holobench.runner", "holobench.merge", "holobench.estimate", "holobench.ray_workers", "holobench.ray_run"),
+        (
+            "holobench.batches",
+            "holobench.run_folder",
+            "holobench.runner",
+            "holobench.merge",
+            "holobench.estimate",
+            "holobench.ray_workers",
+            "holobench.ray_run",
+        ),
     ),
     ("scoring", ("holobench.scoring",)),
     (
@@ -59,6 +67,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "holobench.aggregate",
             "holobench.paired",
             "holobench.closed_book",
+            "holobench.costs",
             "holobench.carriers",
             "holobench.position",
             "holobench.report",

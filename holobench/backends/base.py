@@ -81,6 +81,68 @@ class ContextLengthError(BackendError):
         super().__init__(message, retryable=False, kind="context_length")
 
 
+# ---------------------------------------------------------------------------------------------
+# Provider batch APIs (OpenAI Files + Batches, Anthropic Message Batches).  A batch backend
+# translates; holobench.batches.BatchDriver splits, submits, journals the ids, polls, collects.
+
+#: what became of a batch: still running, or ended (completed, expired, failed or cancelled)
+Phase = Literal["pending", "ended"]
+
+
+class BatchLimits(BaseModel):
+    """The most one batch may hold; a provider's published limits are the defaults of its
+    backend, and ``--option max_requests=.. max_bytes=..`` lowers them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_requests: int = Field(gt=0)
+    max_bytes: int = Field(gt=0)
+
+
+class BatchState(BaseModel):
+    """One poll's answer: the phase, the provider's own status word, and why it failed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    phase: Phase
+    status: str
+    detail: str = ""
+
+
+class BatchAPI(abc.ABC):
+    """Submit, poll and read back one batch of requests; ids are the provider's."""
+
+    provider: ClassVar[str] = "batch"
+
+    def __init__(self, limits: BatchLimits, poll_interval: float) -> None:
+        self.limits = limits
+        self.poll_interval = poll_interval
+
+    @abc.abstractmethod
+    def entry(self, custom_id: str, request: ChatRequest) -> bytes:
+        """One request as the line the provider's input file (or request list) holds, without a
+        newline: its size is what counts toward ``max_bytes``."""
+
+    @abc.abstractmethod
+    async def submit(self, entries: list[bytes]) -> str:
+        """Create a batch of these entries; return its id."""
+
+    @abc.abstractmethod
+    async def poll(self, batch_id: str) -> BatchState:
+        """Where the batch stands now."""
+
+    @abc.abstractmethod
+    async def results(self, batch_id: str) -> dict[str, Completion | BackendError]:
+        """An ended batch's outcomes by custom id.  A request the batch never ran (expired,
+        cancelled, a batch that failed validation) is absent: the driver records it as a
+        failure to retry, never as an answer."""
+
+
+def entry_size(entry: bytes) -> int:
+    """Bytes an entry adds to a batch: the line and its newline."""
+    return len(entry) + 1
+
+
 class Backend(abc.ABC):
     """Subclass this and implement :meth:`generate`; register the class in ``registry.py``."""
 
@@ -113,6 +175,13 @@ class Backend(abc.ABC):
     #: instance with its line provenance, and does not skip over-long contexts itself, since the
     #: backend's context is what must fit the window
     reduces_context: ClassVar[bool] = False
+
+    def batch_api(self) -> BatchAPI | None:
+        """A provider's batch API (:class:`BatchAPI`), or None.  With
+        one, the runner submits the run's requests as batches, journals their ids, polls them
+        and journals the results, instead of calling :meth:`generate`; the client prices them
+        at the batch discount."""
+        return None
 
     def library_versions(self) -> tuple[str, ...]:
         """The distributions to record; a wrapping backend adds its inner backend's."""

@@ -17,24 +17,52 @@ from typing import Any
 
 import tenacity
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from holobench.backends.base import Backend, BackendError, ChatRequest, Completion
 from holobench.cache import ResponseCache, cache_key
 from holobench.errors import HoloBenchError
 from holobench.prompts import prompt_version
+from holobench.records import Usage
 
 DEFAULT_PRICES = Path(__file__).resolve().parent / "prices.yaml"
 
 
 class Price(BaseModel):
+    """One model's rates in USD per million tokens.  Prompt-cache reads and writes have their own
+    rates (unset: the input rate); a provider's batch API takes ``batch_discount`` off every rate."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    input_per_million: float
-    output_per_million: float
+    input_per_million: float = Field(ge=0)
+    output_per_million: float = Field(ge=0)
+    cached_input_per_million: float | None = Field(default=None, ge=0)
+    cache_write_per_million: float | None = Field(default=None, ge=0)
+    batch_discount: float = Field(default=0.5, ge=0, le=1)
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million) / 1e6
+    @property
+    def cached_rate(self) -> float:
+        return self.input_per_million if self.cached_input_per_million is None else self.cached_input_per_million
+
+    def cost(
+        self, prompt_tokens: int, completion_tokens: int, *, cached: int = 0, written: int = 0, batch: bool = False
+    ) -> float:
+        """``prompt_tokens`` counts every input token; ``cached`` and ``written`` of them are
+        priced at the cache's rates instead of the input rate."""
+        write_rate = self.input_per_million if self.cache_write_per_million is None else self.cache_write_per_million
+        fresh = max(prompt_tokens - cached - written, 0)
+        usd = fresh * self.input_per_million + cached * self.cached_rate + written * write_rate
+        usd += completion_tokens * self.output_per_million
+        return usd / 1e6 * ((1.0 - self.batch_discount) if batch else 1.0)
+
+    def usage_cost(self, usage: Usage, batch: bool = False) -> float:
+        return self.cost(
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            cached=usage.cached_prompt_tokens,
+            written=usage.cache_write_tokens,
+            batch=batch,
+        )
 
 
 class PriceTable:
@@ -53,7 +81,8 @@ class PriceTable:
             except (OSError, yaml.YAMLError, ValueError) as exc:
                 raise HoloBenchError(
                     f"{source}: not a price table ({exc}); expected 'model: {{input_per_million: .., "
-                    "output_per_million: ..}}' entries"
+                    "output_per_million: ..}}' entries (optional: cached_input_per_million, "
+                    "cache_write_per_million, batch_discount)"
                 ) from exc
         return cls(table)
 
@@ -85,6 +114,8 @@ class Totals:
     failures: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    cache_write_tokens: int = 0
     cost_usd: float = 0.0
     latencies: list[float] = field(default_factory=list)
 
@@ -191,7 +222,7 @@ class Client:
             request.metadata.get("cache_salt"),
         )
 
-    def _account(self, outcome: Outcome) -> Outcome:
+    def _account(self, outcome: Outcome, batch: bool = False) -> Outcome:
         t = self.totals
         t.requests += 1
         t.cached += outcome.cached
@@ -200,10 +231,12 @@ class Client:
             return outcome
         usage = outcome.completion.usage
         if self.price is not None:
-            outcome.cost_usd = self.price.cost(usage.prompt_tokens, usage.completion_tokens)
+            outcome.cost_usd = self.price.usage_cost(usage, batch=batch)
         if not outcome.cached:
             t.prompt_tokens += usage.prompt_tokens
             t.completion_tokens += usage.completion_tokens
+            t.cached_prompt_tokens += usage.cached_prompt_tokens
+            t.cache_write_tokens += usage.cache_write_tokens
             t.cost_usd += outcome.cost_usd or 0.0
             t.latencies.append(outcome.latency_s)
         return outcome
@@ -291,26 +324,35 @@ class Client:
 
     async def complete_batch(self, requests: list[ChatRequest]) -> list[Outcome]:
         """For backends with native batching: cache lookups here, one batched call for the rest."""
-        outcomes: list[Outcome | None] = [None] * len(requests)
-        todo: list[int] = []
-        for i, request in enumerate(requests):
-            hit = self.cache.get(self.key(request)) if self.cache is not None else None
-            if hit is not None:
-                outcomes[i] = self._account(Outcome(Completion.model_validate_json(hit), None, 0, 0.0, cached=True))
-            else:
-                todo.append(i)
+        outcomes: list[Outcome | None] = [self.lookup(request) for request in requests]
+        todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
         if todo:
             start = time.perf_counter()
             results = await self.backend.generate_batch([requests[i] for i in todo])
             latency = (time.perf_counter() - start) / len(todo)
             for i, result in zip(todo, results, strict=True):
-                if isinstance(result, Completion):
-                    if self.cache is not None:
-                        self.cache.put(self.key(requests[i]), result.model_dump_json())
-                    outcomes[i] = self._account(Outcome(result, None, 1, latency))
-                else:
-                    outcomes[i] = self._account(Outcome(None, result, 1, latency))
+                key = self.key(requests[i]) if self.cache is not None else None
+                outcomes[i] = self.settle(key, result, latency)
         return [o for o in outcomes if o is not None]
+
+    def lookup(self, request: ChatRequest) -> Outcome | None:
+        """The cached answer to a request, accounted, or None (batch APIs check before submitting)."""
+        hit = self.cache.get(self.key(request)) if self.cache is not None else None
+        if hit is None:
+            return None
+        return self._account(Outcome(Completion.model_validate_json(hit), None, 0, 0.0, cached=True))
+
+    def settle(
+        self, key: str | None, result: Completion | BackendError, latency: float, *, batch: bool = False
+    ) -> Outcome:
+        """A result that came back another way (a batched call; ``batch``: a provider's batch
+        API, priced at its discount): cached under ``key`` (from :meth:`key`, None: not cached)
+        and accounted as if :meth:`complete` had fetched it."""
+        if isinstance(result, BackendError):
+            return self._account(Outcome(None, result, 1, latency))
+        if self.cache is not None and key is not None:
+            self.cache.put(key, result.model_dump_json())
+        return self._account(Outcome(result, None, 1, latency), batch=batch)
 
     def summary(self) -> dict[str, Any]:
         t = self.totals
@@ -320,5 +362,7 @@ class Client:
             "failures": t.failures,
             "prompt_tokens": t.prompt_tokens,
             "completion_tokens": t.completion_tokens,
+            "cached_prompt_tokens": t.cached_prompt_tokens,
+            "cache_write_tokens": t.cache_write_tokens,
             "cost_usd": round(t.cost_usd, 6) if self.price is not None else None,
         }

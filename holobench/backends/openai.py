@@ -100,6 +100,11 @@ def _completion(raw: bytes, model: str) -> Completion:
         data = json.loads(raw)
     except ValueError as exc:
         raise BackendError(f"malformed response: {type(exc).__name__}", retryable=True, kind="malformed") from exc
+    return completion_of(data, model)
+
+
+def completion_of(data: Any, model: str) -> Completion:
+    """A parsed chat.completion (or text_completion) body -> Completion."""
     choices = data.get("choices") if isinstance(data, dict) else None
     choice = choices[0] if isinstance(choices, list) and choices else None
     # a chat.completion has a message; a text_completion (/v1/completions) has the text itself
@@ -110,16 +115,35 @@ def _completion(raw: bytes, model: str) -> Completion:
         raise BackendError("malformed response: no choices", retryable=True, kind="malformed")
     content = message.get("content")
     reasoning = message.get("reasoning_content") or message.get("reasoning")
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     return Completion(
         text=content if isinstance(content, str) else "",
         finish_reason=choice.get("finish_reason") if isinstance(choice, dict) else None,
-        usage=Usage(
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-        ),
+        usage=usage_of(data),
         model=data.get("model") if isinstance(data.get("model"), str) else model,
         extra={"reasoning": reasoning} if isinstance(reasoning, str) and reasoning else {},
+    )
+
+
+def _count(value: object) -> int:
+    return int(value) if isinstance(value, int | float) and value > 0 else 0
+
+
+def usage_of(data: dict[str, Any]) -> Usage:
+    """Token counts of a chat.completion body, with the prompt-cache hits where the server says:
+    ``usage.prompt_tokens_details.cached_tokens`` (OpenAI; vLLM with
+    ``--enable-prompt-tokens-details``; recent llama.cpp servers) or llama.cpp's
+    ``timings.cache_n``."""
+    usage: dict[str, Any] = data["usage"] if isinstance(data.get("usage"), dict) else {}
+    details = usage.get("prompt_tokens_details")
+    cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    timings = data.get("timings")
+    if not cached and isinstance(timings, dict):
+        cached = _count(timings.get("cache_n"))
+    prompt = _count(usage.get("prompt_tokens"))
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=_count(usage.get("completion_tokens")),
+        cached_prompt_tokens=min(cached, prompt) if prompt else cached,
     )
 
 
@@ -208,7 +232,8 @@ class OpenAIBackend(Backend):
             if card.id == self._model and isinstance(limit, int):
                 self.context_window = limit
 
-    async def generate(self, request: ChatRequest) -> Completion:
+    def request_body(self, request: ChatRequest) -> tuple[str, dict[str, Any]]:
+        """The endpoint path and JSON body for a request (a batch file's line holds the same)."""
         s = request.sampling
         completion = bool(request.metadata.get("completion"))
         body: dict[str, Any] = {
@@ -228,6 +253,10 @@ class OpenAIBackend(Backend):
             body["stop"] = list(s.stop)
         if "response_format" in request.metadata:  # structured output (the judge's label schema)
             body["response_format"] = request.metadata["response_format"]
+        return ("/completions" if completion else "/chat/completions"), body
+
+    async def generate(self, request: ChatRequest) -> Completion:
+        path, body = self.request_body(request)
         # Encoded by json's C encoder exactly as the SDK encodes bodies (UTF-8, compact); the
         # SDK's typed create() would re-walk every message through its TypedDict transform (about
         # 3 ms for a long prompt) and build a model of every response field.
@@ -235,7 +264,6 @@ class OpenAIBackend(Backend):
             content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
         except ValueError as exc:  # NaN or infinity in a sampling setting
             raise BackendError(f"request is not valid JSON: {exc}", kind="request") from exc
-        path = "/completions" if completion else "/chat/completions"
         raw = await (self._post_sdk(content, path) if self.transport == "sdk" else self._post_direct(content, path))
         return _completion(raw, self._model)
 

@@ -42,6 +42,8 @@ class BackendOptions(BaseModel):
 # name -> (module, the extra that installs its dependencies, the import that proves they are there)
 BACKENDS: dict[str, tuple[str, str | None, str | None]] = {
     "openai": ("holobench.backends.openai", None, "openai"),
+    "openai-batch": ("holobench.backends.openai_batch", None, "openai"),
+    "anthropic-batch": ("holobench.backends.anthropic_batch", "anthropic", "anthropic"),
     "vllm": ("holobench.backends.vllm", "vllm", "vllm"),
     "llamacpp": ("holobench.backends.llamacpp", "llamacpp", "llama_cpp"),
     "rag": ("holobench.backends.rag", "rag", "bm25s"),

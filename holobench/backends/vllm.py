@@ -127,13 +127,16 @@ class VLLMBackend(Backend):
 
     def _completion(self, output: Any) -> Completion:
         first = output.outputs[0]
-        cached = getattr(output, "num_cached_tokens", None)
+        cached = getattr(output, "num_cached_tokens", None)  # prefix-cache hits (vLLM >= 0.6)
         return Completion(
             text=first.text,
             finish_reason=first.finish_reason,
-            usage=Usage(prompt_tokens=len(output.prompt_token_ids or ()), completion_tokens=len(first.token_ids)),
+            usage=Usage(
+                prompt_tokens=len(output.prompt_token_ids or ()),
+                completion_tokens=len(first.token_ids),
+                cached_prompt_tokens=cached if isinstance(cached, int) else 0,
+            ),
             model=self._model,
-            extra={"cached_prompt_tokens": cached} if isinstance(cached, int) else {},
         )
 
     def _run(self, requests: list[ChatRequest]) -> list[Completion | BackendError]:

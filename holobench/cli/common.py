@@ -116,7 +116,9 @@ def _pair(name: str, run_help: str, judge_help: str | None = None, *, judge_pref
     return [typer.Option(f"--{name}", help=run_help), typer.Option(judge_name, help=judge_help or f"judge: {run_help}")]
 
 
-_BACKEND = _pair("backend", "openai | vllm | llamacpp | rag | no-answer", "judge: backend name")
+_BACKEND = _pair(
+    "backend", "openai | openai-batch | anthropic-batch | vllm | llamacpp | rag | no-answer", "judge: backend name"
+)
 _MODEL = _pair("model", "model name, or a .gguf path for llamacpp", "judge: model name")
 _BASE_URL = _pair("base-url", "OpenAI-compatible endpoint")
 _OPTION = _pair("option", "backend option key=value (repeatable)", "judge: backend option key=value")

@@ -212,6 +212,14 @@ def _run_journal(
     from holobench.backends.client import Client
 
     runner = run_on.runner(instances, output, config, supersede)
+    api = runner.backend.batch_api()
+    if api is not None:  # hours may pass before the first answer: say what is happening
+        err.print(
+            f"{config.backend}: requests go out as batches (ids in {output / 'batches.jsonl'}), polled every "
+            f"{api.poll_interval:g} s; answers appear when the provider finishes a batch (within its completion "
+            "window); after an interruption, rerun this command to keep polling",
+            markup=False,
+        )
     started = time.perf_counter()
     with progress_bar("{task.fields[rate]} | {task.fields[tokens]} tok | ${task.fields[cost]}") as bar:
         task = bar.add_task(f"{config.backend} {runner.backend.model}", total=None, rate="", tokens=0, cost="0")
@@ -225,7 +233,8 @@ def _run_journal(
                 completed=done,
                 total=total,
                 rate=f"{rate:.1f}/s",
-                tokens=f"{t.prompt_tokens + t.completion_tokens:,}",
+                tokens=f"{t.prompt_tokens + t.completion_tokens:,}"
+                + (f" ({t.cached_prompt_tokens:,} cached)" if t.cached_prompt_tokens else ""),
                 cost=f"{t.cost_usd:.4f}" if client.price else "?",
             )
 
@@ -242,9 +251,17 @@ def _print_outcome(output: Path, summary: dict[str, Any]) -> None:
     out.print(
         f"{output / 'predictions.jsonl'}: {counts['ok']} answered, {counts['skipped']} skipped, "
         f"{counts['error']} failed this run ({summary['total']} instances in the shard); "
-        f"tokens {summary['client']['prompt_tokens']:,} in / {summary['client']['completion_tokens']:,} out",
+        f"tokens {summary['client']['prompt_tokens']:,} in ({summary['client']['cached_prompt_tokens']:,} from the "
+        f"prompt cache) / {summary['client']['completion_tokens']:,} out",
         markup=False,
     )
+    for batch in summary.get("batches", []):  # a provider batch that left requests unanswered
+        if batch["not_run"] or batch["failed"]:
+            err.print(
+                f"batch {batch['batch']} {batch['status']}: {batch['answered']} of {batch['requests']} answered, "
+                f"{batch['failed']} failed, {batch['not_run']} not run; rerun to retry them",
+                markup=False,
+            )
     if counts["error"]:
         from holobench.journal import Journal
 

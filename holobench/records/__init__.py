@@ -27,7 +27,7 @@ from holobench.records.query import (
     Result,
     TableSchema,
 )
-from holobench.records.run import Prediction, Status, Usage
+from holobench.records.run import BatchRecord, Prediction, Status, Usage
 from holobench.records.score import (
     LABEL_WEIGHT,
     MAX_JUDGED_ROWS,
@@ -42,6 +42,7 @@ from holobench.records.submission import SubmissionManifest
 __all__ = [
     "LABEL_WEIGHT",
     "MAX_JUDGED_ROWS",
+    "BatchRecord",
     "Category",
     "Column",
     "Difficulty",
