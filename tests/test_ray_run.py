@@ -179,6 +179,24 @@ def test_replicas_that_cannot_be_placed_are_one_clear_error(cluster: Cluster) ->
     )
 
 
+def test_a_batch_backend_on_ray_is_one_clear_error(
+    cluster: Cluster,
+    servers: tuple[FakeOpenAIServer, FakeOpenAIServer],
+    capsys: pytest.CaptureFixture[str],
+    smoke_file: Path,
+    tmp_path: Path,
+) -> None:
+    """A provider batch run is one process's job: on Ray each worker would send its requests one
+    at a time, at full price, so it is refused before anything is sent or written."""
+    one, _ = servers
+    argv = ["run", "--instances", str(smoke_file), "--backend", "openai-batch", "--model", "fake-model"]
+    argv += ["--base-url", one.base_url, "-o", str(tmp_path / "out")]
+    assert run_main([*argv, "--executor", "ray", "--ray-address", cluster.address]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "--executor local" in err, err
+    assert not one.state.requests and not (tmp_path / "out").exists()
+
+
 def test_without_ray_the_cli_says_how_to_install_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], smoke_file: Path, tmp_path: Path
 ) -> None:
