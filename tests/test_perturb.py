@@ -420,3 +420,12 @@ def test_the_closed_book_report_pairs_runs_on_the_same_data_and_says_which(
     assert (pooled["n"] > 0).all() and not summary["closed_book"]["notes"]  # each closed run found its partner
     markdown = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
     assert "| counterfactual |" in markdown and "| original |" in markdown
+
+
+def test_a_perturbed_instance_round_trips_through_the_parquet_export(counterfactual_smoke: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    from holobench.export.schema import arrow_schema, from_row, to_row
+
+    records = [Instance.model_validate_json(x) for x in (counterfactual_smoke / "instances.jsonl").open()][:4]
+    table = pa.Table.from_pylist([to_row(r, i) for i, r in enumerate(records)], schema=arrow_schema())
+    assert [from_row(row) for row in table.to_pylist()] == records
