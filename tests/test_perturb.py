@@ -429,3 +429,13 @@ def test_a_perturbed_instance_round_trips_through_the_parquet_export(counterfact
     records = [Instance.model_validate_json(x) for x in (counterfactual_smoke / "instances.jsonl").open()][:4]
     table = pa.Table.from_pylist([to_row(r, i) for i, r in enumerate(records)], schema=arrow_schema())
     assert [from_row(row) for row in table.to_pylist()] == records
+
+
+def test_generate_perturb_gives_any_suite_a_seed(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["generate", "--suite", "smoke", "--perturb", "3", "-o", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["suite"]["perturb"] == {"seed": 3, "kinds": ["rows", "names", "dates"], "version": 1}
+    assert manifest["audit"]["overall"]["changed_answers"] is not None
+    records = [Instance.model_validate_json(x) for x in (tmp_path / "s" / "instances.jsonl").open()]
+    assert len(records) == 36 and {r.perturbation for r in records} == {Perturbation(seed=3)}

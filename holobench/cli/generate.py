@@ -104,9 +104,7 @@ def generate(
         raise HoloBenchError(f"--placement {placement!r}: use one of {', '.join(p.value for p in Placement)}")
     if suite is not None:
         check_output_dir(output, "suite")
-        spec = load_suite(suite)
-        if perturb is not None:
-            spec = spec.model_copy(update={"perturb": _perturbation(perturb, spec.perturb)})
+        spec = _with_perturb(load_suite(suite), perturb)
         _generate_suite(spec, output, parquet=parquet, workers=workers, executor=executor, address=ray_address)
         return
     check_output_file(output)
@@ -130,14 +128,17 @@ def generate(
         sampling=sampling,
         positives=positives,
         unanswerable=unanswerable,
-        perturbation=None if perturb is None else _perturbation(perturb, None),
+        perturbation=None if perturb is None else Perturbation(seed=perturb),
     )
     _generate_one(one, output)
 
 
-def _perturbation(seed: int, given: Perturbation | None) -> Perturbation:
-    """--perturb SEED: the suite's kinds of rewrite (all of them by default) with this seed."""
-    return Perturbation(seed=seed) if given is None else given.model_copy(update={"seed": seed})
+def _with_perturb(spec: Suite, seed: int | None) -> Suite:
+    """--perturb SEED on a suite: its kinds of rewrite (all of them by default) with this seed."""
+    if seed is None:
+        return spec
+    given = spec.perturb or Perturbation()
+    return spec.model_copy(update={"perturb": given.model_copy(update={"seed": seed})})
 
 
 def _generate_suite(
