@@ -11,6 +11,9 @@ category, over the instances both scored that are not unanswerable by design:
 * ``closed_share`` = closed / open: the share of the open-book score the model reaches without
   reading (empty when open is 0).
 
+``data`` says whether the instances were counterfactual (``holobench.perturb``): there memory
+cannot help, so the closed score should fall to the floor; runs pair only on the same data.
+
 Unanswerable-by-design instances are left out: "No answer" scores 1 on them in both settings,
 which would pull the two scores together whatever the model knows.
 """
@@ -32,6 +35,7 @@ ALL = "all"
 COLUMNS = [
     "model",
     "prompt",
+    "data",
     "category",
     "open",
     "closed",
@@ -57,9 +61,15 @@ class ClosedBook:
     notes: list[str] = field(default_factory=list)
 
 
-def _key(run: Run) -> tuple[str, str, str]:
+def _key(run: Run) -> tuple[str, str, str, str]:
+    """Runs pair by backend, model, prompt and data: a closed-book run on counterfactual data is
+    compared with the open-book run on the same counterfactual data, never the original."""
     first = run.records[0]
-    return first.backend, first.model, answer_format(first.prompt)
+    return first.backend, first.model, answer_format(first.prompt), _data(run)
+
+
+def _data(run: Run) -> str:
+    return "counterfactual" if run.records[0].counterfactual else "original"
 
 
 def _is_closed(run: Run) -> bool:
@@ -68,7 +78,7 @@ def _is_closed(run: Run) -> bool:
 
 def pair_runs(runs: Sequence[Run]) -> tuple[list[tuple[Run, Run]], list[str]]:
     """(open, closed) pairs of one backend, model and prompt; notes for unpaired closed runs."""
-    opens: dict[tuple[str, str, str], Run] = {}
+    opens: dict[tuple[str, str, str, str], Run] = {}
     for run in runs:
         if run.records and not _is_closed(run):
             opens.setdefault(_key(run), run)
@@ -79,8 +89,8 @@ def pair_runs(runs: Sequence[Run]) -> tuple[list[tuple[Run, Run]], list[str]]:
         partner = opens.get(_key(run))
         if partner is None:
             notes.append(
-                f"{run.label} is closed-book but this report has no open-book run of {':'.join(_key(run))}"
-                " to compare it with"
+                f"{run.label} is closed-book but this report has no open-book run of {':'.join(_key(run)[:3])}"
+                f" on the {_data(run)} data to compare it with"
             )
         else:
             pairs.append((partner, run))
@@ -100,7 +110,7 @@ def _answerable(run: Run, category: str) -> Run:
 def _pair_rows(open_run: Run, closed_run: Run, n_boot: int, seed: int) -> list[dict[str, object]]:
     """One row per category: the paired difference (holobench.paired) of the two runs there."""
     categories = sorted({c.value for r in [*open_run.records, *closed_run.records] for c in r.categories})
-    backend, model, prompt = _key(open_run)
+    backend, model, prompt, data = _key(open_run)
     rows: list[dict[str, object]] = []
     for category in [ALL, *categories]:
         try:
@@ -116,6 +126,7 @@ def _pair_rows(open_run: Run, closed_run: Run, n_boot: int, seed: int) -> list[d
             {
                 "model": ":".join(dict.fromkeys([backend, model])),
                 "prompt": prompt,
+                "data": data,
                 "category": category,
                 "open": pair.mean_a,
                 "closed": pair.mean_b,
@@ -153,7 +164,9 @@ def closed_book_markdown(found: ClosedBook, render: Callable[[pd.DataFrame], str
         "Gap = open - closed: the part of the score that needed the context (95% paired cluster-bootstrap "
         "interval over queries); closed share = closed / open: how much of it the model reaches from memory. "
         "On the bundled famous databases a gap near 0 means the model answers from what it knows, not from "
-        "what it reads.",
+        "what it reads. Data: original, or counterfactual (a `perturb` suite such as `paper-counterfactual`: values "
+        "rewritten, so memory cannot help and the closed score should fall to the floor; runs pair only on the "
+        "same data).",
         "",
     ]
     t = found.table
@@ -162,6 +175,7 @@ def closed_book_markdown(found: ClosedBook, render: Callable[[pd.DataFrame], str
             {
                 "model": t["model"],
                 "prompt": t["prompt"],
+                "data": t["data"],
                 "category": t["category"],
                 "open": t["open"],
                 "closed": t["closed"],

@@ -37,7 +37,7 @@ from holobench.errors import HoloBenchError, QueryError
 from holobench.lines import SEPARATOR, Line, TableLines, round_robin, seeded_rng, take
 from holobench.placements import PLACEMENTS
 from holobench.provenance import Provenance, compute_provenance
-from holobench.records import Instance, InstanceConfig, InstanceStats, Placement, Query, Result
+from holobench.records import Instance, InstanceConfig, InstanceStats, Perturbation, Placement, Query, Result
 from holobench.sampling import ATTEMPTS, DEFAULT_POSITIVES, AnswerableSampler, Draw, Sampling, acceptable
 from holobench.sql import execute_duckdb, parse, tables_used
 from holobench.tokenizers import Tokenizer, lines_add_up
@@ -119,10 +119,12 @@ class InstanceBuilder:
         source: str = "bundled",
         lines_cache: dict[str, TableLines] | None = None,
         provenance_cache: dict[tuple[str, str, str], Provenance] | None = None,
+        perturbation: Perturbation | None = None,
     ) -> None:
         self.db = db
         self.tokenizer = tokenizer
         self.source = source
+        self.perturbation = perturbation  # recorded only: ``db`` is already the rewritten database
         # Token counts of a database's rows are shared between builders that use it (as the main
         # database or as filler) through ``lines_cache``.
         cache = lines_cache if lines_cache is not None else {}
@@ -301,6 +303,7 @@ class InstanceBuilder:
             "query": [query.id, query.sql, query.question],
             "config": config_json,
             **({"answerable": answerable} if draw is not None else {}),
+            **({"perturbation": self.perturbation.model_dump(mode="json")} if self.perturbation else {}),
         }
         filler_rows = sum(1 for x in aux if x.db != self.db.db_id)
         return Instance(
@@ -330,6 +333,7 @@ class InstanceBuilder:
                 for line, is_rel in ordered
             ],
             answerable=answerable if draw is not None else None,
+            perturbation=self.perturbation,
         )
 
     # ------------------------------------------------------------------ answerable sampling

@@ -26,6 +26,7 @@ from holobench.environment import versions
 from holobench.errors import HoloBenchError
 from holobench.executors import Executor, LocalExecutor
 from holobench.lines import TableLines, seeded_rng
+from holobench.perturb import perturbed
 from holobench.provenance import Provenance, ProvenanceSummary
 from holobench.records import Instance, Placement, Query, SuiteManifest
 from holobench.sampling import Sampling
@@ -71,7 +72,7 @@ class SuiteRun:
 
     def __init__(self, suite: Suite, source: Source | None = None) -> None:
         self.suite = suite
-        self.source = source or open_source(suite.source)
+        self.source = perturbed(source or open_source(suite.source), suite.perturb)
         self.tokenizer = get_tokenizer(suite.tokenizer)
         self._dbs: dict[str, Database] = {}
         self._builders: dict[str, InstanceBuilder] = {}
@@ -214,6 +215,7 @@ class SuiteRun:
                 source=self.suite.source,
                 lines_cache=self._lines,
                 provenance_cache=self._provenance,
+                perturbation=self.suite.perturb,
             )
         return self._builders[db_id]
 

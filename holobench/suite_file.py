@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from holobench.errors import HoloBenchError, field_problem
-from holobench.records import Category, Placement, Query
+from holobench.records import Category, Perturbation, Placement, Query
 from holobench.sampling import DEFAULT_POSITIVES, MAX_UNANSWERABLE, Sampling
 from holobench.tokenizers import DEFAULT_TOKENIZER
 
@@ -76,6 +76,7 @@ class Suite(BaseModel):
     sampling: Sampling = Sampling.ANSWERABLE
     positives: float = Field(default=DEFAULT_POSITIVES, gt=0, le=1)
     unanswerable: float = Field(default=0.0, ge=0, le=MAX_UNANSWERABLE)
+    perturb: Perturbation | None = None  # counterfactual databases (holobench.perturb)
 
     @model_validator(mode="after")
     def _unanswerable_needs_answerable(self) -> Suite:
@@ -93,6 +94,8 @@ class Suite(BaseModel):
         if self.sampling is Sampling.UNIFORM:  # the fields uniform suites had before sampling existed
             for key in ("sampling", "positives", "unanswerable"):
                 dump.pop(key)
+        if self.perturb is None:  # suites without it hash as they did before it existed
+            dump.pop("perturb")
         blob = json.dumps(dump, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -116,7 +119,8 @@ def load_suite(path_or_name: str | Path) -> Suite:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise HoloBenchError(
-            f"{path}: cannot read suite file ({exc.strerror}); bundled suites: paper, paper-official, smoke"
+            f"{path}: cannot read suite file ({exc.strerror}); bundled suites: "
+            + ", ".join(sorted(p.stem for p in BUNDLED_SUITES.glob("*.yaml")))
         ) from exc
     except yaml.YAMLError as exc:
         raise HoloBenchError(f"{path}: malformed YAML ({getattr(exc, 'problem', exc)})") from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,7 +22,8 @@ from holobench.errors import HoloBenchError
 from holobench.jsonl import read_instances
 from holobench.lines import Line
 from holobench.oracle import rows_equal
-from holobench.records import Category, Difficulty, Instance, LineSource, Query, Result
+from holobench.perturb import check_version, perturbed
+from holobench.records import Category, Difficulty, Instance, LineSource, Perturbation, Query, Result
 from holobench.sources import open_source
 from holobench.sources.base import Source
 from holobench.tokenizers import get_tokenizer
@@ -41,6 +43,7 @@ class GoldItem(BaseModel):
     difficulty: Difficulty
     gold: Result
     lines: list[LineSource]
+    perturbation: Perturbation | None = None
 
 
 def query_of(item: GoldItem | Instance) -> Query:
@@ -69,18 +72,41 @@ class GoldCheck(BaseModel):
         return self.differ_count == 0
 
 
+class _Builders:
+    """One gold builder per database (and perturbation) the instances name, opened on first use."""
+
+    def __init__(self, where: Path) -> None:
+        self.where = where
+        self.sources: dict[str, Source] = {}
+        self.builders: dict[tuple[str, str, str, str], InstanceBuilder] = {}
+        self.shipped: dict[tuple[str, str], set[str]] = {}
+
+    def of(self, item: GoldItem) -> InstanceBuilder:
+        if item.source not in self.sources:
+            self.sources[item.source] = _open(item.source, self.where)
+        source = self.sources[item.source]
+        extra = ""
+        if item.perturbation is not None:
+            check_version(item.perturbation, f"{self.where}: instance {item.id}")
+            # A perturbed database keeps the literals of the source's queries; an ad-hoc query adds its own.
+            if (item.source, item.db_id) not in self.shipped:
+                self.shipped[item.source, item.db_id] = {q.sql for q in source.queries(item.db_id)}
+            extra = "" if item.sql in self.shipped[item.source, item.db_id] else item.sql
+        key = (item.source, item.db_id, item.perturbation.model_dump_json() if item.perturbation else "", extra)
+        if key not in self.builders:
+            view = perturbed(source, item.perturbation, (extra,) if extra else ())
+            self.builders[key] = _builder(view.open(item.db_id))
+        return self.builders[key]
+
+
 def verify_gold(path: Path, progress: Callable[[int], None] | None = None) -> GoldCheck:
     """Recompute the gold of every instance in ``path`` (a file, or a suite folder)."""
     target = path / "instances.jsonl" if path.is_dir() else path
-    sources: dict[str, Source] = {}
-    builders: dict[tuple[str, str], InstanceBuilder] = {}
+    builders = _Builders(target)
     agree, differ, total = 0, [], 0
     for item in read_instances(target, None, GoldItem):
         total += 1
-        builder = builders.get((item.source, item.db_id))
-        if builder is None:
-            source = sources.setdefault(item.source, _open(item.source, target))
-            builder = builders.setdefault((item.source, item.db_id), _builder(source.open(item.db_id)))
+        builder = builders.of(item)
         query = query_of(item)
         relevant = [Line(item.db_id, x.table, x.row, "", 0, 0) for x in item.lines if x.relevant]
         if rows_equal(builder.gold(query, relevant).rows, item.gold.rows):
@@ -108,3 +134,53 @@ def _open(spec: str, where: Path) -> Source:
 def _builder(db: Database) -> InstanceBuilder:
     # Gold needs the rows only: the tokenizer is never used to count anything here.
     return InstanceBuilder(db, get_tokenizer())
+
+
+class Change(BaseModel):
+    """How a perturbed instance's gold differs from the answer the same query gives on the
+    original database over the same rows (an instance's rows keep their places when perturbed)."""
+
+    id: str
+    differs: bool
+    cells: int
+    changed_cells: int  # gold cells with no equal cell left in the same column of the original answer
+
+
+def original_changes(path: Path) -> dict[str, Change]:
+    """For every perturbed instance in ``path``, what the perturbation changed in its gold."""
+    target = path / "instances.jsonl" if path.is_dir() else path
+    builders = _Builders(target)
+    changes: dict[str, Change] = {}
+    for item in read_instances(target, None, GoldItem):
+        if item.perturbation is None:
+            continue
+        relevant = [Line(item.db_id, x.table, x.row, "", 0, 0) for x in item.lines if x.relevant]
+        original = builders.of(item.model_copy(update={"perturbation": None})).gold(query_of(item), relevant)
+        changes[item.id] = Change(
+            id=item.id,
+            differs=not rows_equal(original.rows, item.gold.rows),
+            cells=sum(len(r) for r in item.gold.rows),
+            changed_cells=_changed_cells(item.gold.rows, original.rows),
+        )
+    return changes
+
+
+def _changed_cells(gold: list[list[Any]], original: list[list[Any]]) -> int:
+    """Gold cells without an equal one in the same column of ``original`` (each used once)."""
+    changed = 0
+    for j in range(max((len(r) for r in gold), default=0)):
+        left = [_cell_key(r[j]) for r in original if j < len(r)]
+        for row in gold:
+            key = _cell_key(row[j]) if j < len(row) else None
+            if key in left:
+                left.remove(key)
+            else:
+                changed += 1
+    return changed
+
+
+def _cell_key(value: Any) -> Any:
+    """Numbers compare to 9 significant digits, as gold is checked (1e-9 relative)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return float(f"{float(value):.9g}")

@@ -45,6 +45,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "holobench.context",
             "holobench.fewshot",
             "holobench.oracle",
+            "holobench.perturb",
         ),
     ),
     ("suite", ("holobench.executors", "holobench.suite_file", "holobench.suite", "holobench.verify")),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
@@ -17,7 +18,9 @@ from holobench.backends.registry import key_env
 from holobench.cli.common import KeyEnvOpt, SourceOpt, TemplatesOpt, out
 from holobench.database import Database
 from holobench.errors import HoloBenchError
+from holobench.perturb import materialise, perturbed
 from holobench.queries import QueryReport, load_query_file, validate_queries
+from holobench.records import Perturbation
 from holobench.sources import open_source
 from holobench.sources.base import Source
 from holobench.sources.bundled import BundledSource
@@ -67,6 +70,34 @@ def db_show(
             out.print(f"  e.g. {db.verbalize(schema.name, 0)}", markup=False)
     for note in db.notes:
         out.print(f"note: {note}", markup=False)
+
+
+@db_app.command("perturb")
+def db_perturb(
+    db_id: Annotated[str, typer.Argument(help="database id")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="the SQLite file to write")],
+    seed: Annotated[int, typer.Option(help="the perturbation's seed (an instance's perturbation.seed)")],
+    kinds: Annotated[str, typer.Option(help="comma list of rewrites: rows, names, dates")] = "rows,names,dates",
+    sql: Annotated[
+        list[str] | None, typer.Option(help="an ad-hoc query's SQL, whose literals are kept too (repeatable)")
+    ] = None,
+    source: SourceOpt = "bundled",
+    templates: TemplatesOpt = None,
+) -> None:
+    """Write the counterfactual database that perturbed instances were built from, as SQLite, so
+    their gold can be re-verified on SQLite itself (rows keep their places: an instance's ``lines``
+    name rows of this file)."""
+    check_output_file(output)
+    try:
+        perturbation = Perturbation.model_validate(
+            {"seed": seed, "kinds": [k.strip() for k in kinds.split(",") if k.strip()]}
+        )
+    except ValidationError as exc:
+        raise HoloBenchError(f"--kinds {kinds!r}: give a comma list of rows, names, dates") from exc
+    db = perturbed(open_source(source, templates), perturbation, tuple(sql or ())).open(db_id)
+    materialise(db, output)
+    rows = sum(db.row_count(t) for t in db.tables)
+    out.print(f"wrote {output}: {db.db_id}, {len(db.tables)} tables, {rows:,} rows ({db.origin})", markup=False)
 
 
 # --------------------------------------------------------------------------- verbalize

@@ -17,12 +17,13 @@ from holobench.cli.common import SourceOpt, TemplatesOpt, err, in_range, out, pr
 from holobench.context import InstanceBuilder, LazyFiller
 from holobench.errors import HoloBenchError
 from holobench.executors import open_executor
-from holobench.records import Category, Difficulty, Instance, Placement, Query
+from holobench.perturb import perturbed
+from holobench.records import Category, Difficulty, Instance, Perturbation, Placement, Query
 from holobench.sources import open_source
 from holobench.sources.base import Source
 from holobench.sql import parse, suggest_categories
 from holobench.suite import SuiteRun, filler_ids, generate_suite, instance_json
-from holobench.suite_file import load_suite
+from holobench.suite_file import Suite, load_suite
 from holobench.tokenizers import get_tokenizer
 
 suite_app = typer.Typer(help="Generated suites: what they measure.", no_args_is_help=True)
@@ -30,7 +31,10 @@ suite_app = typer.Typer(help="Generated suites: what they measure.", no_args_is_
 # --------------------------------------------------------------------------- generate options
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="suite: output folder; ad hoc: a .jsonl file")]
-SuiteOpt = Annotated[str | None, typer.Option(help="suite YAML file, or a bundled suite: paper, paper-official, smoke")]
+SuiteOpt = Annotated[
+    str | None,
+    typer.Option(help="suite YAML file, or a bundled suite: paper, paper-counterfactual, paper-official, smoke"),
+]
 DbOpt = Annotated[str | None, typer.Option(help="ad hoc: database id")]
 SqlOpt = Annotated[str | None, typer.Option(help="ad hoc: the SQL (SQLite dialect)")]
 QuestionOpt = Annotated[str | None, typer.Option(help="ad hoc: the natural-language question")]
@@ -53,6 +57,12 @@ SamplingOpt = Annotated[
     str, typer.Option(help="ad hoc: answerable (answer rows + near misses) or uniform (the paper's protocol)")
 ]
 PositivesOpt = Annotated[float, typer.Option(help="ad hoc: share of the relevant budget for answer rows")]
+PerturbOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="counterfactual data: rewrite each database with this seed first (suite: replaces its 'perturb')"
+    ),
+]
 UnanswerableOpt = Annotated[
     bool, typer.Option("--unanswerable", help="ad hoc: withhold every answer row (answerable sampling)")
 ]
@@ -82,6 +92,7 @@ def generate(
     unanswerable: UnanswerableOpt = False,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
+    perturb: PerturbOpt = None,
 ) -> None:
     """Generate instances: a whole suite, or one query given on the command line."""
     in_range("--length", length, 1)
@@ -93,7 +104,8 @@ def generate(
         raise HoloBenchError(f"--placement {placement!r}: use one of {', '.join(p.value for p in Placement)}")
     if suite is not None:
         check_output_dir(output, "suite")
-        _generate_suite(suite, output, parquet=parquet, workers=workers, executor=executor, address=ray_address)
+        spec = _with_perturb(load_suite(suite), perturb)
+        _generate_suite(spec, output, parquet=parquet, workers=workers, executor=executor, address=ray_address)
         return
     check_output_file(output)
     if db is None or sql is None or question is None:
@@ -116,18 +128,26 @@ def generate(
         sampling=sampling,
         positives=positives,
         unanswerable=unanswerable,
+        perturbation=None if perturb is None else Perturbation(seed=perturb),
     )
     _generate_one(one, output)
 
 
+def _with_perturb(spec: Suite, seed: int | None) -> Suite:
+    """--perturb SEED on a suite: its kinds of rewrite (all of them by default) with this seed."""
+    if seed is None:
+        return spec
+    given = spec.perturb or Perturbation()
+    return spec.model_copy(update={"perturb": given.model_copy(update={"seed": seed})})
+
+
 def _generate_suite(
-    name: str, output: Path, *, parquet: bool, workers: int, executor: str, address: str | None
+    spec: Suite, output: Path, *, parquet: bool, workers: int, executor: str, address: str | None
 ) -> None:
     """A whole suite into ``output`` (already checked free), with its audit in the manifest, so
     the summary line can say what answering 'No answer' everywhere would score."""
     from holobench.scoring.audit import audit_file, write_into_manifest
 
-    spec = load_suite(name)
     if executor == "local" and workers <= 0:
         workers = min(os.cpu_count() or 1, 8) if SuiteRun(spec).count() >= 500 else 1
     runner = open_executor(executor, workers=workers, address=address)
@@ -179,16 +199,19 @@ class AdHoc:
     sampling: str
     positives: float
     unanswerable: bool
+    perturbation: Perturbation | None
 
 
 def _generate_one(one: AdHoc, output: Path) -> None:
     """Build the instance and write it as a one-line JSONL file, checking each input as it is
     first needed: the database, the SQL, the categories, the tokenizer, then the sampling."""
-    src = open_source(one.source, one.templates)
+    src = perturbed(open_source(one.source, one.templates), one.perturbation, (one.sql,))
     database = src.open(one.db)
     query = _ad_hoc_query(one)
     lazy = [LazyFiller(f, functools.partial(src.open, f)) for f in _filler_ids(one.fillers, one.db, src)]
-    builder = InstanceBuilder(database, get_tokenizer(one.tokenizer), fillers=lazy, source=one.source)
+    builder = InstanceBuilder(
+        database, get_tokenizer(one.tokenizer), fillers=lazy, source=one.source, perturbation=one.perturbation
+    )
     if one.sampling not in ("answerable", "uniform"):
         raise HoloBenchError(f"--sampling {one.sampling!r}: use answerable or uniform")
     if one.unanswerable and one.sampling != "answerable":
@@ -270,7 +293,12 @@ def suite_audit(
     if as_json:
         out.print(audit.model_dump_json(indent=2), markup=False)
         return
-    columns = [name for name in AuditRow.model_fields if name != "group"]
+    every = [audit.overall, *audit.by_database, *audit.by_category]
+    columns = [
+        name
+        for name in AuditRow.model_fields
+        if name != "group" and (not name.startswith("changed_") or any(getattr(r, name) is not None for r in every))
+    ]
     for title, rows in (
         ("overall", [audit.overall]),
         ("by database", audit.by_database),

@@ -182,12 +182,21 @@ def _print_closed_book(summary: dict[str, Any]) -> None:
     rows = [r for r in found.get("rows", []) if r["category"] == "all"]
     if rows:
         title = "Closed book vs open book (answerable instances)"
-        table = Table("model", "prompt", "open", "closed", "gap (open - closed)", "closed share", "n", title=title)
+        table = Table(
+            "model", "prompt", "data", "open", "closed", "gap (open - closed)", "closed share", "n", title=title
+        )
         for r in rows:
             share = "n/a" if r["closed_share"] is None else f"{r['closed_share']:.2f}"
             gap = f"{r['gap']:+.3f} [{r['gap_ci_low']:+.3f}, {r['gap_ci_high']:+.3f}]"
             table.add_row(
-                escape(r["model"]), r["prompt"], f"{r['open']:.3f}", f"{r['closed']:.3f}", gap, share, str(r["n"])
+                escape(r["model"]),
+                r["prompt"],
+                r.get("data", "original"),
+                f"{r['open']:.3f}",
+                f"{r['closed']:.3f}",
+                gap,
+                share,
+                str(r["n"]),
             )
         out.print(table)
     for note in found.get("notes", []):

@@ -47,6 +47,7 @@ COLUMNS: dict[str, tuple[Any, str]] = {
     "answer_rows": ("int64", "stats.answer_rows"),
     "lines": ([{"table": "string", "row": "int64", "relevant": "bool", "db": "string", "answer": "bool"}], "lines"),
     "answerable": ("bool", "answerable"),
+    "perturbation": ({"seed": "int64", "kinds": ["string"], "version": "int64"}, "perturbation"),
 }
 
 _GROUPS = ("config", "stats")
@@ -74,6 +75,8 @@ def yaml_features() -> list[dict[str, Any]]:
             return {"name": name, "list": [feature(n, k) for n, k in kind[0].items()]}
         if isinstance(kind, list):
             return {"name": name, "list": kind[0]}
+        if isinstance(kind, dict):
+            return {"name": name, "struct": [feature(n, k) for n, k in kind.items()]}
         return {"name": name, "dtype": kind}
 
     return [feature(name, kind) for name, (kind, _) in COLUMNS.items()]

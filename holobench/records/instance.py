@@ -36,6 +36,25 @@ class LineSource(BaseModel):
     )
 
 
+PerturbKind = Literal["rows", "names", "dates"]
+
+
+class Perturbation(BaseModel):
+    """A counterfactual rewrite of a database's values (``holobench.perturb``), recorded so the
+    rewritten database can be rebuilt from the source, the seed and the kinds alone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int = 0
+    kinds: tuple[PerturbKind, ...] = Field(
+        default=("rows", "names", "dates"),
+        min_length=1,
+        description="rows: a table's non-key values move together to another row; names: entity text "
+        "renamed; dates: shifted by one offset per database",
+    )
+    version: int = Field(default=1, description="the rewrite's rules; a new version may rewrite differently")
+
+
 class InstanceConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -90,6 +109,9 @@ class Instance(BaseModel):
         default=None,
         description="answerable sampling: whether the context holds the answer by design; absent for uniform",
     )
+    perturbation: Perturbation | None = Field(
+        default=None, description="counterfactual data: how the database was rewritten; absent for the original"
+    )
 
 
 class GoldView(BaseModel):
@@ -104,6 +126,7 @@ class GoldView(BaseModel):
     gold: Result
     answerable: bool | None = None
     sql: str = Field(default="", description="the query, which says how its rows order and round")
+    perturbation: Perturbation | None = None
 
 
 class PromptItem(BaseModel):

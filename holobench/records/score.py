@@ -61,6 +61,9 @@ class ScoreRecord(BaseModel):
     answerable: bool | None = Field(
         default=None, description="from the instance: answerable or unanswerable by design; None under uniform sampling"
     )
+    counterfactual: bool = Field(
+        default=False, description="from the instance: its database was rewritten (holobench.perturb)"
+    )
     reason: str | None = Field(default=None, description="why a prediction was skipped, failed or truncated")
     scorer_version: str | None = Field(
         default=None,

@@ -3,7 +3,8 @@
 A benchmark whose gold is often empty rewards a model for saying "No answer"; one whose joins
 rarely join measures nothing about joins. The audit reads an instances file and reports, per
 database and per category: the share of empty gold, of a lone ``0``/``NULL`` cell, the gold-size
-distribution, the unanswerable share, for joins the share with a non-empty answer, and the score
+distribution, the unanswerable share, for joins the share with a non-empty answer, for a
+counterfactual suite the share of answers its perturbation changed, and the score
 of three answers that need no context, scored offline with ``match``: always "No answer",
 always "0", and each query's most common gold answer. Queries whose gold is degenerate in most
 of their cells are flagged.
@@ -11,14 +12,15 @@ of their cells are flagged.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from statistics import fmean, median
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from holobench.errors import HoloBenchError
 from holobench.jsonl import read_instances
@@ -26,6 +28,7 @@ from holobench.records import Category, GoldView, score_of
 from holobench.sampling import degenerate_rows
 from holobench.scoring.match import DEFAULT_REL_TOL, match
 from holobench.scoring.score import abstention_labels
+from holobench.verify import Change, original_changes
 
 BASELINES = ("no-answer", "zero", "modal")
 
@@ -49,6 +52,12 @@ class AuditRow(BaseModel):
     no_answer: float
     zero: float
     modal: float
+    changed_answers: float | None = Field(
+        default=None,
+        description="counterfactual suites: share of non-empty answerable gold answers that differ from the "
+        "same query on the original database over the same rows",
+    )
+    changed_cells: float | None = Field(default=None, description="the same, as a share of gold cells")
 
 
 class Audit(BaseModel):
@@ -72,7 +81,11 @@ def _score(item: AuditItem, answer: str) -> float:
     return score_of(labels)
 
 
-def audit_items(items: Iterable[AuditItem], flag_above: float = 0.5) -> Audit:
+def audit_items(
+    items: Iterable[AuditItem], flag_above: float = 0.5, changes: Mapping[str, Change] | None = None
+) -> Audit:
+    """The audit of ``items``; ``changes`` (perturbed suites, from ``verify.original_changes``)
+    adds how many answers the perturbation changed."""
     items = list(items)
     if not items:
         raise HoloBenchError("nothing to audit: the instances file is empty")
@@ -93,13 +106,12 @@ def audit_items(items: Iterable[AuditItem], flag_above: float = 0.5) -> Audit:
             "modal": _score(item, _render(modal_rows)),
         }
     databases = sorted({i.db_id for i in items})
+    row = functools.partial(_row, scores=scores, changes=changes or {})
     return Audit(
         instances=len(items),
-        overall=_row("all", items, scores),
-        by_database=[_row(d, [i for i in items if i.db_id == d], scores) for d in databases],
-        by_category=[
-            _row(c.value, group, scores) for c in Category if (group := [i for i in items if c in i.categories])
-        ],
+        overall=row("all", items),
+        by_database=[row(d, [i for i in items if i.db_id == d]) for d in databases],
+        by_category=[row(c.value, group) for c in Category if (group := [i for i in items if c in i.categories])],
         flagged_queries=_flagged(by_query, flag_above),
     )
 
@@ -114,7 +126,9 @@ def _flagged(by_query: dict[str, list[AuditItem]], above: float) -> dict[str, fl
     return out
 
 
-def _row(group: str, items: list[AuditItem], scores: dict[str, dict[str, float]]) -> AuditRow:
+def _row(
+    group: str, items: list[AuditItem], scores: dict[str, dict[str, float]], changes: Mapping[str, Change]
+) -> AuditRow:
     if not items:
         return AuditRow(
             group=group, instances=0, unanswerable=0, empty_gold=0, lone_zero_or_null=0, gold_rows_mean=0,
@@ -138,13 +152,29 @@ def _row(group: str, items: list[AuditItem], scores: dict[str, dict[str, float]]
         gold_rows_max=max(sizes),
         join_non_empty=share(joins) if joins else None,
         **{b.replace("-", "_"): round(fmean(scores[i.id][b] for i in items), 4) for b in BASELINES},
+        **_changed(items, changes),
     )
+
+
+def _changed(items: list[AuditItem], changes: Mapping[str, Change]) -> dict[str, float]:
+    """Over non-empty answerable gold answers of perturbed instances: the share that the
+    perturbation changed, and the share of their cells."""
+    found = [changes[i.id] for i in items if i.id in changes and i.gold.rows and i.answerable is not False]
+    if not found:
+        return {}
+    cells = sum(c.cells for c in found)
+    return {
+        "changed_answers": round(fmean(c.differs for c in found), 4),
+        "changed_cells": round(sum(c.changed_cells for c in found) / cells, 4) if cells else 0.0,
+    }
 
 
 def audit_file(path: Path) -> Audit:
     """Audit an instances file, or the ``instances.jsonl`` of a suite folder."""
     target = path / "instances.jsonl" if path.is_dir() else path
-    return audit_items(read_instances(target, None, AuditItem))
+    items = list(read_instances(target, None, AuditItem))
+    perturbed = any(i.perturbation is not None for i in items)
+    return audit_items(items, changes=original_changes(target) if perturbed else None)
 
 
 def write_into_manifest(audit: Audit, suite_dir: Path) -> None:

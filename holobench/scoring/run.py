@@ -101,6 +101,7 @@ def base_record(instance: Instance | ScoreItem, prediction: Prediction, scorer: 
         gold_rows=len(instance.gold.rows),
         retrieval_recall=float(recall) if isinstance(recall, int | float) else None,
         answerable=instance.answerable,
+        counterfactual=instance.perturbation is not None,
     )
 
 
