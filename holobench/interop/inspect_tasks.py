@@ -37,6 +37,7 @@ from holobench.scoring.judge import JudgeScorer
 from holobench.scoring.match import DEFAULT_REL_TOL
 from holobench.scoring.run import ScorerOptions, base_record, unscorable
 from holobench.scoring.score import match_labels, match_version
+from holobench.suite_file import BUNDLED_SUITES
 
 #: prompts a chat model answers (``fewshot`` needs raw completions, which a task does not send)
 TASK_PROMPTS = tuple(p for p in PROMPTS + CLOSED_PROMPTS if not p.startswith("fewshot"))
@@ -222,61 +223,34 @@ def _judge(model: str | None, backend: str, base_url: str | None, api_key_env: s
     return {"model": model, "backend": backend, "base_url": base_url, "api_key_env": api_key_env}
 
 
-@task
-def smoke(
-    instances: str | None = None,
-    lengths: str | list[str | int] | None = None,
-    queries: str | list[str] | None = None,
-    prompt: str = "cot",
-    scorer: str = "match",
-    rel_tol: float = DEFAULT_REL_TOL,
-    max_tokens: int | None = None,
-    judge_model: str | None = None,
-    judge_backend: str = "openai",
-    judge_base_url: str | None = None,
-    judge_api_key_env: str | None = None,
-) -> Task:
-    """The bundled smoke suite (36 instances at 1k tokens), or the instances given."""
-    judge = _judge(judge_model, judge_backend, judge_base_url, judge_api_key_env)
-    return _task("smoke", instances, lengths, queries, prompt, scorer, rel_tol, max_tokens, judge)
+def _bundled_task(name: str) -> None:
+    """Registers ``holobench/<name>`` for a bundled suite (its task arguments as the module says)."""
+
+    def bundled(
+        instances: str | None = None,
+        lengths: str | list[str | int] | None = None,
+        queries: str | list[str] | None = None,
+        prompt: str = "cot",
+        scorer: str = "match",
+        rel_tol: float = DEFAULT_REL_TOL,
+        max_tokens: int | None = None,
+        judge_model: str | None = None,
+        judge_backend: str = "openai",
+        judge_base_url: str | None = None,
+        judge_api_key_env: str | None = None,
+    ) -> Task:
+        judge = _judge(judge_model, judge_backend, judge_base_url, judge_api_key_env)
+        return _task(name, instances, lengths, queries, prompt, scorer, rel_tol, max_tokens, judge)
+
+    bundled.__doc__ = f"The bundled {name} suite (holobench/suites/{name}.yaml), or the instances given."
+    bundled.__name__ = bundled.__qualname__ = name.replace("-", "_")
+    globals()[bundled.__name__] = task(name=name)(bundled)
 
 
-@task
-def paper(
-    instances: str | None = None,
-    lengths: str | list[str | int] | None = None,
-    queries: str | list[str] | None = None,
-    prompt: str = "cot",
-    scorer: str = "match",
-    rel_tol: float = DEFAULT_REL_TOL,
-    max_tokens: int | None = None,
-    judge_model: str | None = None,
-    judge_backend: str = "openai",
-    judge_base_url: str | None = None,
-    judge_api_key_env: str | None = None,
-) -> Task:
-    """The paper's grid; generate it once with ``holobench generate`` and pass ``instances``."""
-    judge = _judge(judge_model, judge_backend, judge_base_url, judge_api_key_env)
-    return _task("paper", instances, lengths, queries, prompt, scorer, rel_tol, max_tokens, judge)
-
-
-@task(name="paper-official")
-def paper_official(
-    instances: str | None = None,
-    lengths: str | list[str | int] | None = None,
-    queries: str | list[str] | None = None,
-    prompt: str = "cot",
-    scorer: str = "match",
-    rel_tol: float = DEFAULT_REL_TOL,
-    max_tokens: int | None = None,
-    judge_model: str | None = None,
-    judge_backend: str = "openai",
-    judge_base_url: str | None = None,
-    judge_api_key_env: str | None = None,
-) -> Task:
-    """The paper's grid over its official databases (Spider and friends: see the README)."""
-    judge = _judge(judge_model, judge_backend, judge_base_url, judge_api_key_env)
-    return _task("paper-official", instances, lengths, queries, prompt, scorer, rel_tol, max_tokens, judge)
+#: one task per bundled suite: ``holobench/smoke``, ``holobench/paper``, ``holobench/paper-counterfactual``, ...
+BUNDLED_TASKS = tuple(sorted(path.stem for path in BUNDLED_SUITES.glob("*.yaml")))
+for _name in BUNDLED_TASKS:
+    _bundled_task(_name)
 
 
 @task

@@ -135,12 +135,31 @@ def test_an_export_folder_is_an_instances_source(
     ],
 )
 def test_bad_task_arguments_say_what_to_fix(args: dict[str, Any], message: str, tiny_suite: Path) -> None:
-    from holobench.interop.inspect_tasks import smoke
+    from inspect_ai.util import registry_create
 
     if "instances" not in args:
         args = {"instances": str(tiny_suite), **args}
     with pytest.raises(HoloBenchError, match=message.replace("(", r"\(").replace("[", r"\[")):
-        smoke(**args)
+        registry_create("task", "holobench/smoke", **args)
+
+
+def test_every_bundled_suite_is_a_task_with_the_same_arguments() -> None:
+    """A suite added to holobench/suites/ is an inspect task without another line of code."""
+    import inspect
+
+    from inspect_ai.util import registry_info
+
+    from holobench.interop import inspect_tasks
+    from holobench.suite_file import BUNDLED_SUITES
+
+    names = sorted(path.stem for path in BUNDLED_SUITES.glob("*.yaml"))
+    assert {"smoke", "paper", "paper-official", "smoke-counterfactual", "paper-counterfactual"} <= set(names)
+    expected = [p for p in inspect.signature(inspect_tasks.suite).parameters if p != "suite"]
+    for name in names:
+        factory = getattr(inspect_tasks, name.replace("-", "_"))
+        assert registry_info(factory).name == f"holobench/{name}"
+        assert list(inspect.signature(factory).parameters) == expected
+        assert f"{name}.yaml" in (factory.__doc__ or "")
 
 
 def test_inspect_cli_against_the_loopback_server(
