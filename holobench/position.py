@@ -29,15 +29,12 @@ from holobench._version import __version__
 from holobench.aggregate import N_BOOT, SEED, Run, bootstrap_ci
 from holobench.cache import cache_key
 from holobench.carriers import PositionItem, gold_carriers
-from holobench.context import InstanceBuilder
 from holobench.environment import GENERATION_PACKAGES, versions
 from holobench.errors import HoloBenchError
 from holobench.jsonl import file_hash, read_instances, read_jsonl, write_jsonl
 from holobench.records import LABEL_WEIGHT, Label, RunManifest, ScoreRecord
-from holobench.sources import open_source
-from holobench.sources.base import Source
 from holobench.token_cache import cache_root
-from holobench.tokenizers import get_tokenizer
+from holobench.verify import GoldBuilders
 
 __all__ = [
     "InstanceCarriers",
@@ -104,18 +101,13 @@ def read_carriers(
     cache = cache_file(target)
     known = _read_cache(cache)
     found = {iid: known[iid] for iid in (known if wanted is None else wanted & known.keys())}
-    sources: dict[str, Source] = {}
-    builders: dict[tuple[str, str], InstanceBuilder] = {}
+    builders = GoldBuilders(target, "trace gold rows")
     for item in read_instances(
         target, lambda iid: iid in found or (wanted is not None and iid not in wanted), PositionItem
     ):
-        key = (item.source, item.db_id)
-        if key not in builders:
-            if item.source not in sources:
-                sources[item.source] = _open(item.source, target)
-            builders[key] = _builder(sources[item.source], item.source, item.db_id, target)
+        builder = builders.of(item)  # a source or database that cannot be opened stops here, as before
         try:
-            carriers = gold_carriers(item, builders[key])
+            carriers = gold_carriers(item, builder)
         except HoloBenchError as exc:
             if untraced is None:
                 raise
@@ -162,22 +154,6 @@ def compute_carriers(
     """{instance id: carriers of each gold row}, as :func:`read_carriers` finds them."""
     found = read_carriers(instances, ids, progress, untraced)
     return {iid: item.carriers for iid, item in found.items()}
-
-
-def _open(spec: str, where: Path) -> Source:
-    try:
-        return open_source(spec)
-    except HoloBenchError as exc:
-        raise HoloBenchError(f"{where}: cannot open the instances' source {spec!r} to trace gold rows ({exc})") from exc
-
-
-def _builder(source: Source, spec: str, db_id: str, where: Path) -> InstanceBuilder:
-    try:
-        db = source.open(db_id)
-    except HoloBenchError as exc:
-        raise HoloBenchError(f"{where}: cannot open database {db_id!r} of the source {spec!r} ({exc})") from exc
-    # The tokenizer is never used: carriers need the rows only.
-    return InstanceBuilder(db, get_tokenizer())
 
 
 def manifest_instances(path: Path) -> Path | None:

@@ -72,18 +72,20 @@ class GoldCheck(BaseModel):
         return self.differ_count == 0
 
 
-class _Builders:
-    """One gold builder per database (and perturbation) the instances name, opened on first use."""
+class GoldBuilders:
+    """One gold builder per database (and perturbation) the instances name, opened on first use:
+    gold is recomputed on exactly the database an instance was built from, rewritten or not."""
 
-    def __init__(self, where: Path) -> None:
+    def __init__(self, where: Path, purpose: str = "recompute gold") -> None:
         self.where = where
+        self.purpose = purpose
         self.sources: dict[str, Source] = {}
         self.builders: dict[tuple[str, str, str, str], InstanceBuilder] = {}
         self.shipped: dict[tuple[str, str], set[str]] = {}
 
     def of(self, item: GoldItem) -> InstanceBuilder:
         if item.source not in self.sources:
-            self.sources[item.source] = _open(item.source, self.where)
+            self.sources[item.source] = _open(item.source, self.where, self.purpose)
         source = self.sources[item.source]
         extra = ""
         if item.perturbation is not None:
@@ -95,14 +97,21 @@ class _Builders:
         key = (item.source, item.db_id, item.perturbation.model_dump_json() if item.perturbation else "", extra)
         if key not in self.builders:
             view = perturbed(source, item.perturbation, (extra,) if extra else ())
-            self.builders[key] = _builder(view.open(item.db_id))
+            try:
+                db = view.open(item.db_id)
+            except HoloBenchError as exc:
+                raise HoloBenchError(
+                    f"{self.where}: cannot open database {item.db_id!r} of the source {item.source!r} to "
+                    f"{self.purpose} ({exc})"
+                ) from exc
+            self.builders[key] = _builder(db)
         return self.builders[key]
 
 
 def verify_gold(path: Path, progress: Callable[[int], None] | None = None) -> GoldCheck:
     """Recompute the gold of every instance in ``path`` (a file, or a suite folder)."""
     target = path / "instances.jsonl" if path.is_dir() else path
-    builders = _Builders(target)
+    builders = GoldBuilders(target)
     agree, differ, total = 0, [], 0
     for item in read_instances(target, None, GoldItem):
         total += 1
@@ -124,11 +133,11 @@ def verify_gold(path: Path, progress: Callable[[int], None] | None = None) -> Go
     )
 
 
-def _open(spec: str, where: Path) -> Source:
+def _open(spec: str, where: Path, purpose: str) -> Source:
     try:
         return open_source(spec)
     except HoloBenchError as exc:
-        raise HoloBenchError(f"{where}: cannot open the instances' source {spec!r} to recompute gold ({exc})") from exc
+        raise HoloBenchError(f"{where}: cannot open the instances' source {spec!r} to {purpose} ({exc})") from exc
 
 
 def _builder(db: Database) -> InstanceBuilder:
@@ -149,7 +158,7 @@ class Change(BaseModel):
 def original_changes(path: Path) -> dict[str, Change]:
     """For every perturbed instance in ``path``, what the perturbation changed in its gold."""
     target = path / "instances.jsonl" if path.is_dir() else path
-    builders = _Builders(target)
+    builders = GoldBuilders(target)
     changes: dict[str, Change] = {}
     for item in read_instances(target, None, GoldItem):
         if item.perturbation is None:

@@ -270,6 +270,24 @@ def test_gold_of_a_counterfactual_suite_recomputes_on_sqlite_from_the_rematerial
     assert check.ok and check.instances == 36
 
 
+def test_gold_rows_of_a_counterfactual_suite_are_traced_to_their_lines(counterfactual_smoke: Path) -> None:
+    """Recall by position (report and viewer) traces gold on the rewritten database: on the
+    original one most gold rows would not come back and the instances would go untraced."""
+    from holobench.position import compute_carriers
+
+    records = [Instance.model_validate_json(x) for x in (counterfactual_smoke / "instances.jsonl").open()]
+    untraced: dict[str, str] = {}
+    carriers = compute_carriers(counterfactual_smoke, untraced=untraced)
+    assert untraced == {}
+    assert carriers.keys() == {r.id for r in records}
+    for record in records:
+        relevant = {i for i, line in enumerate(record.lines) if line.relevant}
+        assert len(carriers[record.id]) == len(record.gold.rows)
+        assert all(set(lines) <= relevant for lines in carriers[record.id]), record.id
+        if record.gold.rows and relevant:
+            assert all(carriers[record.id]), record.id  # every gold row has a carrier
+
+
 def test_the_audit_reports_what_the_perturbation_changed(counterfactual_smoke: Path, smoke_file: Path) -> None:
     from holobench.scoring.audit import audit_file
 
