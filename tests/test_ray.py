@@ -23,6 +23,8 @@ from holobench.errors import HoloBenchError  # noqa: E402
 from holobench.executors import RayExecutor, _connect  # noqa: E402
 from holobench.suite import QuerySelection, Suite, generate_suite, load_suite  # noqa: E402
 
+from .ray_cluster import two_node_cluster  # noqa: E402
+
 T = TypeVar("T")
 R = TypeVar("R")
 NODE = {"num_cpus": 1, "object_store_memory": 150 * 2**20}
@@ -33,26 +35,9 @@ ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    """A head and one more node, one CPU each, joined by this process; torn down whatever happens.
-    Workers import the holobench this process imports (PYTHONPATH, inherited by the nodes)."""
-    old = os.environ.get("PYTHONPATH")
-    root = str(Path(holobench.__file__).resolve().parents[1])
-    os.environ["PYTHONPATH"] = root + (os.pathsep + old if old else "")
-    cluster = None
-    try:
-        cluster = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
-        cluster.add_node(**NODE)
-        cluster.wait_for_nodes()
-        ray.init(address=cluster.address, log_to_driver=False, logging_level="WARNING")
-        yield cluster
-    finally:
-        ray.shutdown()
-        if cluster is not None:
-            cluster.shutdown()
-        if old is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = old
+    """A head and one more node, one CPU each, joined by this process; torn down whatever happens."""
+    with two_node_cluster(NODE) as joined:
+        yield joined
 
 
 def paper_cut() -> Suite:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import threading
 from collections import Counter
@@ -19,7 +18,6 @@ import pytest
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
-import holobench  # noqa: E402
 from holobench.backends import BackendOptions  # noqa: E402
 from holobench.cli import main  # noqa: E402
 from holobench.errors import HoloBenchError  # noqa: E402
@@ -29,35 +27,19 @@ from holobench.records import Prediction  # noqa: E402
 from holobench.runner import RunConfig, Runner  # noqa: E402
 from holobench.testing.fake_server import FakeOpenAIServer, Fault, ServerState  # noqa: E402
 
+from .ray_cluster import ROOT, two_node_cluster  # noqa: E402
+
 #: One CPU and two (declared) GPUs per node: two HTTP workers, or vLLM replicas of 1 or 2 GPUs.
 NODE = {"num_cpus": 1, "num_gpus": 2, "object_store_memory": 150 * 2**20}
 BOUND = 3
-ROOT = Path(holobench.__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    """A head and one more node, joined by this process; torn down whatever happens.  The nodes'
-    workers import this holobench, ``tests`` and the stand-in ``vllm`` (PYTHONPATH, inherited).
-    Both nodes bind this machine's address, not 127.0.0.1 (see tests/test_ray.py)."""
-    old = os.environ.get("PYTHONPATH")
-    paths = [str(ROOT), str(ROOT / "tests" / "stand_ins"), *([old] if old else [])]
-    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
-    cluster = None
-    try:
-        cluster = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
-        cluster.add_node(**NODE)
-        cluster.wait_for_nodes()
-        ray.init(address=cluster.address, log_to_driver=False, logging_level="WARNING")
-        yield cluster
-    finally:
-        ray.shutdown()
-        if cluster is not None:
-            cluster.shutdown()
-        if old is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = old
+    """A head and one more node, joined by this process; torn down whatever happens. The nodes'
+    workers also import ``tests`` and the stand-in ``vllm``."""
+    with two_node_cluster(NODE, [ROOT / "tests" / "stand_ins"]) as joined:
+        yield joined
 
 
 @pytest.fixture()
