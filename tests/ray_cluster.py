@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import ray
 from ray.cluster_utils import Cluster
 
 import holobench
+from holobench.cli import main
 
 ROOT = Path(holobench.__file__).resolve().parents[1]
 
@@ -39,3 +41,16 @@ def two_node_cluster(node: dict[str, Any], paths: Sequence[Path] = ()) -> Iterat
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = old
+
+
+def run_main(argv: list[str]) -> int:
+    """``holobench ARGV`` in this process (the cluster's driver), its exit code."""
+    old = sys.argv
+    sys.argv = ["holobench", *argv]
+    try:
+        main()
+    except SystemExit as done:
+        return int(done.code or 0)
+    finally:
+        sys.argv = old
+    return 0

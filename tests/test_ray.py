@@ -18,12 +18,11 @@ ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 import holobench  # noqa: E402
-from holobench.cli import main  # noqa: E402
 from holobench.errors import HoloBenchError  # noqa: E402
 from holobench.executors import RayExecutor, _connect  # noqa: E402
 from holobench.suite import QuerySelection, Suite, generate_suite, load_suite  # noqa: E402
 
-from .ray_cluster import two_node_cluster  # noqa: E402
+from .ray_cluster import run_main, two_node_cluster  # noqa: E402
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -148,18 +147,6 @@ def test_a_task_whose_worker_dies_is_retried(
     generate_suite(load_suite("smoke"), tmp_path / "out", executor=DyingOnce(cluster.address, marker))
     assert marker.exists()
     assert_same_output(reference("smoke"), tmp_path / "out")
-
-
-def run_main(argv: list[str]) -> int:
-    old = sys.argv
-    sys.argv = ["holobench", *argv]
-    try:
-        main()
-    except SystemExit as done:
-        return int(done.code or 0)
-    finally:
-        sys.argv = old
-    return 0
 
 
 def test_the_cli_generates_on_the_cluster(cluster: Cluster, reference: Callable[[str], Path], tmp_path: Path) -> None:

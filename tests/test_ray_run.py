@@ -19,7 +19,6 @@ ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from holobench.backends import BackendOptions  # noqa: E402
-from holobench.cli import main  # noqa: E402
 from holobench.errors import HoloBenchError  # noqa: E402
 from holobench.journal import Journal  # noqa: E402
 from holobench.ray_run import RayRunner, WorkerPool  # noqa: E402
@@ -27,7 +26,7 @@ from holobench.records import Prediction  # noqa: E402
 from holobench.runner import RunConfig, Runner  # noqa: E402
 from holobench.testing.fake_server import FakeOpenAIServer, Fault, ServerState  # noqa: E402
 
-from .ray_cluster import ROOT, two_node_cluster  # noqa: E402
+from .ray_cluster import ROOT, run_main, two_node_cluster  # noqa: E402
 
 #: One CPU and two (declared) GPUs per node: two HTTP workers, or vLLM replicas of 1 or 2 GPUs.
 NODE = {"num_cpus": 1, "num_gpus": 2, "object_store_memory": 150 * 2**20}
@@ -64,18 +63,6 @@ def journal(out: Path) -> list[Prediction]:
 
 def instance_ids(instances: Path) -> list[str]:
     return [json.loads(line)["id"] for line in instances.read_text(encoding="utf-8").splitlines()]
-
-
-def run_main(argv: list[str]) -> int:
-    old = sys.argv
-    sys.argv = ["holobench", *argv]
-    try:
-        main()
-    except SystemExit as done:
-        return int(done.code or 0)
-    finally:
-        sys.argv = old
-    return 0
 
 
 def test_a_fleet_run_from_both_nodes_answers_each_once_under_the_shared_bound(
